@@ -1,0 +1,28 @@
+"""facewidget: explain deep face models inside Jupyter.
+
+Data flows one way: image → faces (detect, 478-point mesh) → aligned chips → model → explainer →
+maps (chip → photo → canonical face) → widgets.
+"""
+
+from __future__ import annotations
+
+from . import data
+from .align import ARCFACE_112, DLIB_5, AlignedFaces, AlignmentTemplate, align_faces, warp_to_chip, warp_to_image
+from .canonical import CanonicalFace, canonical_face
+from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, CancelledError, EmptyImageError,
+                     FacewidgetError, ImageError, ImageTooLargeError, ModelError, NoFaceError,
+                     NonFiniteImageError, ShapeError, TruncatedImageError, UnreadableImageError,
+                     UnsupportedImageModeError, UnsupportedOperationError)
+from .faces import Face, FaceDetector, detect_face, detect_faces
+from .io import load_image
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
+    "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
+    "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
+    "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
+    "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
+    "load_image", "warp_to_chip", "warp_to_image",
+]

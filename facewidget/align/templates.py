@@ -1,0 +1,76 @@
+"""Alignment templates: where chosen landmarks go in a model's input chip.
+
+A template's ``points`` are in unit chip coordinates (0 = left/top pixel centre edge of the
+template box, 1 = right/bottom) *before* padding; ``padding`` enlarges the box around them the
+way dlib does: ``p_chip = (p + padding) / (1 + 2·padding) · size``. ``landmarks`` says which
+MediaPipe mesh points (or the mean of a group of points) drive each template point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# MediaPipe mesh indices. "Left"/"right" are the subject's own: the subject's left eye is on the
+# image's right in a frontal photo.
+MESH_LEFT_EYE_OUTER, MESH_LEFT_EYE_INNER = 263, 362
+MESH_RIGHT_EYE_OUTER, MESH_RIGHT_EYE_INNER = 33, 133
+MESH_NOSE_BASE, MESH_NOSE_TIP = 2, 1
+MESH_MOUTH_RIGHT, MESH_MOUTH_LEFT = 61, 291
+MESH_RIGHT_IRIS, MESH_LEFT_IRIS = 468, 473  # iris centres (indices 468-477 exist in the 478-point mesh)
+
+
+@dataclass(frozen=True)
+class AlignmentTemplate:
+    """Where K landmarks go in an output chip of ``size`` = (height, width) pixels."""
+
+    name: str
+    size: tuple[int, int]
+    points: tuple[tuple[float, float], ...]
+    landmarks: tuple[int | tuple[int, ...], ...]
+    padding: float = 0.0
+
+    def __post_init__(self):
+        if len(self.points) != len(self.landmarks):
+            raise ValueError(f"template {self.name}: {len(self.points)} points but {len(self.landmarks)} landmarks")
+
+    def target_points(self, padding: float | None = None) -> np.ndarray:
+        """(K, 2) x, y in chip pixels (pixel centres at integers)."""
+        pad = self.padding if padding is None else padding
+        unit = (np.asarray(self.points, dtype=np.float64) + pad) / (1 + 2 * pad)
+        h, w = self.size
+        return unit * np.array([w, h], dtype=np.float64)
+
+    def with_(self, **changes) -> "AlignmentTemplate":
+        """A copy with some fields changed (e.g. ``size=(224, 224)`` or ``padding=0.4``)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+# dlib's get_face_chip_details 5-point template (dlib/image_transforms/interpolation.h); order of
+# dlib's 5-point predictor: subject's left eye outer, left inner, right outer, right inner, nose base.
+DLIB_5 = AlignmentTemplate(
+    name="dlib-5",
+    size=(150, 150),
+    points=((0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
+            (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
+            (0.4901123135679, 0.6277975316475)),
+    landmarks=(MESH_LEFT_EYE_OUTER, MESH_LEFT_EYE_INNER, MESH_RIGHT_EYE_OUTER, MESH_RIGHT_EYE_INNER,
+               MESH_NOSE_BASE),
+    padding=0.25,
+)
+
+# insightface's arcface_dst for 112×112 chips: image-left eye, image-right eye, nose tip,
+# image-left mouth corner, image-right mouth corner.
+_ARCFACE_PX = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041))
+ARCFACE_112 = AlignmentTemplate(
+    name="arcface-112",
+    size=(112, 112),
+    points=tuple((x / 112.0, y / 112.0) for x, y in _ARCFACE_PX),
+    landmarks=(MESH_RIGHT_IRIS, MESH_LEFT_IRIS, MESH_NOSE_TIP, MESH_MOUTH_RIGHT, MESH_MOUTH_LEFT),
+    padding=0.0,
+)
+
+TEMPLATES = {t.name: t for t in (DLIB_5, ARCFACE_112)}

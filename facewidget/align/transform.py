@@ -1,0 +1,230 @@
+"""Batched similarity alignment and its inverse, in torch (CPU or GPU).
+
+Conventions
+    Points are (x, y) pixels with pixel centres at integer coordinates. A transform is a 2×3
+    matrix ``M`` mapping *photo* coordinates to *chip* coordinates: ``chip = M @ [x, y, 1]``.
+    Images and maps are ``(B, C, H, W)`` float tensors; chips are float32 RGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import NoFaceError, ShapeError
+from .templates import AlignmentTemplate
+
+
+def estimate_similarity(src, dst) -> torch.Tensor:
+    """Least-squares similarity transforms (rotation, uniform scale, translation; no reflection).
+
+    Args:
+        src: (B, K, 2) or (K, 2) source points. dst: (B, K, 2) or (K, 2) target points. K >= 2.
+    Returns:
+        (B, 2, 3) float64 transforms with ``dst ≈ M @ [src, 1]`` (Umeyama's solution, which for
+        2-D similarities equals linear least squares over (a, b, tx, ty)).
+    """
+    src = torch.as_tensor(src, dtype=torch.float64)
+    dst = torch.as_tensor(dst, dtype=torch.float64, device=src.device)
+    if src.ndim == 2:
+        src = src[None]
+    if dst.ndim == 2:
+        dst = dst[None].expand(src.shape[0], -1, -1)
+    if src.ndim != 3 or src.shape[-1] != 2 or src.shape != dst.shape or src.shape[1] < 2:
+        raise ShapeError(f"estimate_similarity needs (B, K, 2) point sets of equal shape with K >= 2; "
+                         f"got {tuple(src.shape)} and {tuple(dst.shape)}")
+    mu_s, mu_d = src.mean(1, keepdim=True), dst.mean(1, keepdim=True)
+    s, d = src - mu_s, dst - mu_d
+    var = (s ** 2).sum(dim=(1, 2))
+    # a = Σ s·d / Σ|s|², b = Σ s×d / Σ|s|² (complex-number form of a 2-D similarity)
+    a = (s[..., 0] * d[..., 0] + s[..., 1] * d[..., 1]).sum(1) / var
+    b = (s[..., 0] * d[..., 1] - s[..., 1] * d[..., 0]).sum(1) / var
+    rot = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)  # (B, 2, 2)
+    t = mu_d[:, 0] - (rot @ mu_s[:, 0, :, None])[..., 0]
+    return torch.cat([rot, t[..., None]], dim=-1)
+
+
+def invert_affine(m) -> torch.Tensor:
+    """Inverse of (B, 2, 3) affine transforms."""
+    m = torch.as_tensor(m, dtype=torch.float64)
+    lin_inv = torch.linalg.inv(m[..., :2])
+    return torch.cat([lin_inv, -(lin_inv @ m[..., 2:])], dim=-1)
+
+
+def _grid(m_out_to_in: torch.Tensor, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> torch.Tensor:
+    """Sampling grid for grid_sample(align_corners=True) from an output→input pixel transform."""
+    oh, ow = out_hw
+    ih, iw = in_hw
+    dev = m_out_to_in.device
+    ys, xs = torch.meshgrid(torch.arange(oh, dtype=torch.float64, device=dev),
+                            torch.arange(ow, dtype=torch.float64, device=dev), indexing="ij")
+    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(1, -1, 3)  # (1, HW, 3)
+    src = pts @ m_out_to_in.transpose(1, 2)  # (B, HW, 2)
+    norm = torch.tensor([2.0 / max(iw - 1, 1), 2.0 / max(ih - 1, 1)], dtype=torch.float64, device=dev)
+    return (src * norm - 1.0).reshape(-1, oh, ow, 2)
+
+
+def warp_affine(images: torch.Tensor, transforms, out_size: tuple[int, int], *,
+                mode: str = "bilinear", fill: float = 0.0) -> torch.Tensor:
+    """Warp (B, C, H, W) ``images`` by (B, 2, 3) input→output ``transforms`` into ``out_size``.
+
+    Pixels that map outside the input get ``fill``.
+    """
+    if images.ndim != 4:
+        raise ShapeError(f"warp_affine needs (B, C, H, W) images; got {tuple(images.shape)}")
+    m = torch.as_tensor(transforms, dtype=torch.float64, device=images.device)
+    if m.ndim == 2:
+        m = m[None]
+    if m.shape[0] != images.shape[0] and images.shape[0] == 1:
+        images = images.expand(m.shape[0], -1, -1, -1)
+    grid = _grid(invert_affine(m), images.shape[-2:], out_size).to(images.dtype)
+    dtype = images.dtype if images.is_floating_point() else torch.float32
+    out = F.grid_sample(images.to(dtype) - fill, grid.to(dtype), mode=mode, padding_mode="zeros",
+                        align_corners=True)
+    return out + fill
+
+
+@dataclass
+class AlignedFaces:
+    """Chips of faces and the transforms that made them.
+
+    Attributes:
+        chips: (B, 3, h, w) float32 RGB in [0, 1].
+        transforms: (B, 2, 3) float64 photo→chip transforms (one per chip).
+        template: the :class:`AlignmentTemplate` used.
+        image_sizes: (height, width) of each chip's source photo.
+    """
+
+    chips: torch.Tensor
+    transforms: torch.Tensor
+    template: AlignmentTemplate
+    image_sizes: list[tuple[int, int]]
+
+    def __len__(self) -> int:
+        return self.chips.shape[0]
+
+
+def _image_tensor(image, device) -> torch.Tensor:
+    if isinstance(image, torch.Tensor) and image.ndim == 3 and image.shape[0] == 3:
+        t = image
+    else:
+        arr = np.asarray(image)
+        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+            raise ShapeError(f"align_faces needs an RGB uint8 (H, W, 3) photo; got {arr.dtype} {arr.shape} "
+                             "(use facewidget.load_image first)")
+        t = torch.from_numpy(arr).permute(2, 0, 1)
+    return t.to(device=device, dtype=torch.float32).div_(255.0)[None]
+
+
+def align_faces(image, faces, template: AlignmentTemplate, *, padding: float | None = None,
+                device=None) -> AlignedFaces:
+    """Align ``faces`` of one photo to ``template``; returns :class:`AlignedFaces`.
+
+    Args:
+        image: RGB uint8 (H, W, 3) array (or a (3, H, W) tensor).
+        faces: a :class:`~facewidget.faces.Face` or a list of them, from this photo.
+        template: where the landmarks go. ``padding`` overrides the template's padding.
+        device: torch device for the warp (default: CUDA when available).
+
+    When a chip is much smaller than the face in the photo, the face region is first shrunk with
+    an anti-aliasing filter, so the chip does not alias (dlib does the same with a pyramid).
+    """
+    if not isinstance(faces, (list, tuple)):
+        faces = [faces]
+    if not faces:
+        raise NoFaceError("align_faces was given no faces")
+    device = torch.device(device) if device is not None else (
+        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    photo = _image_tensor(image, device)
+    _, _, h, w = photo.shape
+    src = torch.tensor(np.stack([f.points(template.landmarks) for f in faces]), dtype=torch.float64)
+    dst = torch.tensor(template.target_points(padding), dtype=torch.float64)
+    transforms = estimate_similarity(src, dst)
+    out_hw = template.size
+    chips = []
+    for m in transforms:
+        scale = float(torch.sqrt(torch.det(m[:, :2]).abs()))  # chip px per photo px
+        if scale < 0.7:
+            chips.append(_shrink_then_warp(photo, m, scale, out_hw))
+        else:
+            chips.append(warp_affine(photo, m.to(device)[None], out_hw))
+    return AlignedFaces(chips=torch.cat(chips).clamp_(0, 1), transforms=transforms,
+                        template=template, image_sizes=[(h, w)] * len(faces))
+
+
+def _shrink_then_warp(photo: torch.Tensor, m: torch.Tensor, scale: float, out_hw) -> torch.Tensor:
+    """Crop the chip's footprint, shrink it with antialiasing to about chip resolution, then warp."""
+    _, _, h, w = photo.shape
+    oh, ow = out_hw
+    corners = torch.tensor([[0, 0, 1], [ow - 1, 0, 1], [0, oh - 1, 1], [ow - 1, oh - 1, 1]], dtype=torch.float64)
+    footprint = corners @ invert_affine(m[None])[0].T
+    x0 = int(max(0, np.floor(footprint[:, 0].min().item()) - 2))
+    y0 = int(max(0, np.floor(footprint[:, 1].min().item()) - 2))
+    x1 = int(min(w, np.ceil(footprint[:, 0].max().item()) + 3))
+    y1 = int(min(h, np.ceil(footprint[:, 1].max().item()) + 3))
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the chip lies outside the photo
+        return warp_affine(photo, m.to(photo.device)[None], out_hw)
+    crop = photo[:, :, y0:y1, x0:x1]
+    ch, cw = crop.shape[-2:]
+    nh, nw = max(2, int(round(ch * scale))), max(2, int(round(cw * scale)))
+    small = F.interpolate(crop, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+    # small pixel centre j ↔ crop coordinate (j + 0.5)·(cw / nw) − 0.5 (align_corners=False geometry)
+    sx, sy = cw / nw, ch / nh
+    small_to_photo = torch.tensor([[sx, 0, x0 + 0.5 * sx - 0.5], [0, sy, y0 + 0.5 * sy - 0.5]], dtype=torch.float64)
+    full = torch.cat([small_to_photo, torch.tensor([[0, 0, 1.0]], dtype=torch.float64)])
+    m_small = m @ full
+    return warp_affine(small, m_small.to(photo.device)[None], out_hw)
+
+
+def _as_maps(maps) -> tuple[torch.Tensor, int]:
+    """Maps as (B, C, H, W) float tensor plus how many leading dims to drop on return."""
+    t = torch.as_tensor(np.asarray(maps) if not isinstance(maps, torch.Tensor) else maps)
+    if not t.is_floating_point():
+        t = t.float()
+    if t.ndim == 2:
+        return t[None, None], 2
+    if t.ndim == 3:
+        return t[:, None], 1
+    if t.ndim == 4:
+        return t, 0
+    raise ShapeError(f"a map must be (H, W), (B, H, W) or (B, C, H, W); got {tuple(t.shape)}")
+
+
+def _restore(out: torch.Tensor, drop: int, like) -> np.ndarray | torch.Tensor:
+    if drop == 2:
+        out = out[0, 0]
+    elif drop == 1:
+        out = out[:, 0]
+    return out if isinstance(like, torch.Tensor) else out.cpu().numpy()
+
+
+def warp_to_image(chip_map, transform, image_shape, *, fill: float = 0.0):
+    """Put a chip-space map back onto the photo.
+
+    Args:
+        chip_map: (h, w), (B, h, w) or (B, C, h, w) map in chip space (numpy or torch).
+        transform: (2, 3) or (B, 2, 3) photo→chip transform (as in :class:`AlignedFaces`).
+        image_shape: (H, W[, 3]) of the photo.
+    Returns:
+        The map in photo space, same leading layout and type (numpy or torch); ``fill`` outside
+        the chip's footprint.
+    """
+    maps, drop = _as_maps(chip_map)
+    m = torch.as_tensor(transform, dtype=torch.float64)
+    if m.ndim == 2:
+        m = m[None]
+    out = warp_affine(maps, invert_affine(m), tuple(image_shape[:2]), fill=fill)
+    return _restore(out, drop, chip_map)
+
+
+def warp_to_chip(image_map, transform, chip_size, *, fill: float = 0.0):
+    """Take a photo-space map into chip space (the inverse of :func:`warp_to_image`)."""
+    maps, drop = _as_maps(image_map)
+    m = torch.as_tensor(transform, dtype=torch.float64)
+    if m.ndim == 2:
+        m = m[None]
+    out = warp_affine(maps, m, tuple(chip_size), fill=fill)
+    return _restore(out, drop, image_map)

@@ -1,0 +1,25 @@
+"""Shared fixtures: real sample photos and the faces found in them (computed once per session)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging out of test output
+
+PORTRAITS = ["obama", "obama2", "obama3", "biden", "astronaut", "32bit"]
+
+
+@pytest.fixture(scope="session")
+def sample_images():
+    from facewidget import data
+
+    return {name: data.sample(name) for name in data.samples()}
+
+
+@pytest.fixture(scope="session")
+def sample_faces(sample_images):
+    from facewidget import detect_faces
+
+    return {name: detect_faces(img) for name, img in sample_images.items()}
