@@ -54,17 +54,17 @@ def invert_affine(m) -> torch.Tensor:
     return torch.cat([lin_inv, -(lin_inv @ m[..., 2:])], dim=-1)
 
 
-def _grid(m_out_to_in: torch.Tensor, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> torch.Tensor:
-    """Sampling grid for grid_sample(align_corners=True) from an output→input pixel transform."""
-    oh, ow = out_hw
-    ih, iw = in_hw
-    dev = m_out_to_in.device
-    ys, xs = torch.meshgrid(torch.arange(oh, dtype=torch.float64, device=dev),
-                            torch.arange(ow, dtype=torch.float64, device=dev), indexing="ij")
-    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(1, -1, 3)  # (1, HW, 3)
-    src = pts @ m_out_to_in.transpose(1, 2)  # (B, HW, 2)
-    norm = torch.tensor([2.0 / max(iw - 1, 1), 2.0 / max(ih - 1, 1)], dtype=torch.float64, device=dev)
-    return (src * norm - 1.0).reshape(-1, oh, ow, 2)
+def _normaliser(h: int, w: int) -> torch.Tensor:
+    """3×3 map from pixel coordinates to grid_sample's [-1, 1] (align_corners=True)."""
+    return torch.tensor([[2.0 / max(w - 1, 1), 0, -1.0], [0, 2.0 / max(h - 1, 1), -1.0], [0, 0, 1.0]],
+                        dtype=torch.float64)
+
+
+def _theta(m_out_to_in: torch.Tensor, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> torch.Tensor:
+    """affine_grid's normalised (B, 2, 3) theta for an output→input pixel transform."""
+    b = m_out_to_in.shape[0]
+    full = torch.cat([m_out_to_in.cpu(), torch.tensor([[[0, 0, 1.0]]], dtype=torch.float64).expand(b, 1, 3)], 1)
+    return (_normaliser(*in_hw) @ full @ torch.linalg.inv(_normaliser(*out_hw)))[:, :2]
 
 
 def warp_affine(images: torch.Tensor, transforms, out_size: tuple[int, int], *,
@@ -80,10 +80,10 @@ def warp_affine(images: torch.Tensor, transforms, out_size: tuple[int, int], *,
         m = m[None]
     if m.shape[0] != images.shape[0] and images.shape[0] == 1:
         images = images.expand(m.shape[0], -1, -1, -1)
-    grid = _grid(invert_affine(m), images.shape[-2:], out_size).to(images.dtype)
     dtype = images.dtype if images.is_floating_point() else torch.float32
-    out = F.grid_sample(images.to(dtype) - fill, grid.to(dtype), mode=mode, padding_mode="zeros",
-                        align_corners=True)
+    theta = _theta(invert_affine(m), tuple(images.shape[-2:]), tuple(out_size)).to(images.device, dtype)
+    grid = F.affine_grid(theta, [m.shape[0], images.shape[1], *out_size], align_corners=True)
+    out = F.grid_sample(images.to(dtype) - fill, grid, mode=mode, padding_mode="zeros", align_corners=True)
     return out + fill
 
 
@@ -143,40 +143,49 @@ def align_faces(image, faces, template: AlignmentTemplate, *, padding: float | N
     src = torch.tensor(np.stack([f.points(template.landmarks) for f in faces]), dtype=torch.float64)
     dst = torch.tensor(template.target_points(padding), dtype=torch.float64)
     transforms = estimate_similarity(src, dst)
-    out_hw = template.size
-    chips = []
-    for m in transforms:
-        scale = float(torch.sqrt(torch.det(m[:, :2]).abs()))  # chip px per photo px
-        if scale < 0.7:
-            chips.append(_shrink_then_warp(photo, m, scale, out_hw))
-        else:
-            chips.append(warp_affine(photo, m.to(device)[None], out_hw))
-    return AlignedFaces(chips=torch.cat(chips).clamp_(0, 1), transforms=transforms,
+    out_hw = tuple(template.size)
+    chips = torch.empty((len(faces), 3, *out_hw), dtype=torch.float32, device=device)
+    for level, idx in _pyramid_levels(transforms).items():
+        chips[idx] = _warp_level(photo, transforms[idx], level, out_hw)
+    return AlignedFaces(chips=chips.clamp_(0, 1), transforms=transforms,
                         template=template, image_sizes=[(h, w)] * len(faces))
 
 
-def _shrink_then_warp(photo: torch.Tensor, m: torch.Tensor, scale: float, out_hw) -> torch.Tensor:
-    """Crop the chip's footprint, shrink it with antialiasing to about chip resolution, then warp."""
+def _pyramid_levels(transforms: torch.Tensor) -> dict[int, list[int]]:
+    """Group chips by pyramid level L (the photo shrunk 2^L times first, so the warp itself scales
+    by 0.59-1.19 and does not alias). Chips of one level are warped in one batched call."""
+    scales = torch.sqrt(torch.det(transforms[:, :, :2]).abs())  # chip px per photo px
+    levels: dict[int, list[int]] = {}
+    for i, s in enumerate(scales.tolist()):
+        level = max(0, int(np.floor(np.log2(1.0 / max(s, 1e-9)) + 0.25)))
+        levels.setdefault(level, []).append(i)
+    return levels
+
+
+def _warp_level(photo: torch.Tensor, transforms: torch.Tensor, level: int, out_hw) -> torch.Tensor:
+    """Warp chips from pyramid level ``level`` of the part of ``photo`` their footprints cover."""
+    if level == 0:
+        return warp_affine(photo, transforms.to(photo.device), out_hw)
     _, _, h, w = photo.shape
     oh, ow = out_hw
     corners = torch.tensor([[0, 0, 1], [ow - 1, 0, 1], [0, oh - 1, 1], [ow - 1, oh - 1, 1]], dtype=torch.float64)
-    footprint = corners @ invert_affine(m[None])[0].T
-    x0 = int(max(0, np.floor(footprint[:, 0].min().item()) - 2))
-    y0 = int(max(0, np.floor(footprint[:, 1].min().item()) - 2))
-    x1 = int(min(w, np.ceil(footprint[:, 0].max().item()) + 3))
-    y1 = int(min(h, np.ceil(footprint[:, 1].max().item()) + 3))
-    if x1 - x0 < 2 or y1 - y0 < 2:  # the chip lies outside the photo
-        return warp_affine(photo, m.to(photo.device)[None], out_hw)
+    footprint = corners @ invert_affine(transforms).transpose(1, 2)  # (B, 4, 2) in photo pixels
+    f = 2 ** level
+    x0 = int(max(0, np.floor(footprint[..., 0].min().item()) - 2 * f))
+    y0 = int(max(0, np.floor(footprint[..., 1].min().item()) - 2 * f))
+    x1 = int(min(w, np.ceil(footprint[..., 0].max().item()) + 2 * f + 1))
+    y1 = int(min(h, np.ceil(footprint[..., 1].max().item()) + 2 * f + 1))
+    if x1 - x0 < 2 * f or y1 - y0 < 2 * f:  # the chips lie (almost) wholly outside the photo
+        return warp_affine(photo, transforms.to(photo.device), out_hw)
     crop = photo[:, :, y0:y1, x0:x1]
     ch, cw = crop.shape[-2:]
-    nh, nw = max(2, int(round(ch * scale))), max(2, int(round(cw * scale)))
+    nh, nw = max(2, round(ch / f)), max(2, round(cw / f))
     small = F.interpolate(crop, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-    # small pixel centre j ↔ crop coordinate (j + 0.5)·(cw / nw) − 0.5 (align_corners=False geometry)
+    # Pixel centre j of the shrunk crop sits at crop coordinate (j + 0.5)·(cw / nw) − 0.5.
     sx, sy = cw / nw, ch / nh
-    small_to_photo = torch.tensor([[sx, 0, x0 + 0.5 * sx - 0.5], [0, sy, y0 + 0.5 * sy - 0.5]], dtype=torch.float64)
-    full = torch.cat([small_to_photo, torch.tensor([[0, 0, 1.0]], dtype=torch.float64)])
-    m_small = m @ full
-    return warp_affine(small, m_small.to(photo.device)[None], out_hw)
+    small_to_photo = torch.tensor([[sx, 0, x0 + 0.5 * sx - 0.5], [0, sy, y0 + 0.5 * sy - 0.5], [0, 0, 1.0]],
+                                  dtype=torch.float64)
+    return warp_affine(small, (transforms @ small_to_photo).to(photo.device), out_hw)
 
 
 def _as_maps(maps) -> tuple[torch.Tensor, int]:
