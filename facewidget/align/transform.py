@@ -144,12 +144,12 @@ def align_faces(image, faces, template: AlignmentTemplate, *, padding: float | N
     dst = torch.tensor(template.target_points(padding), dtype=torch.float64)
     transforms = estimate_similarity(src, dst)
     out_hw = template.size
-    if getattr(template, "dlib_chip_geometry", False):
+    if template.dlib_chip_geometry:
         transforms = dlib_chip_transforms(transforms, out_hw)
     chips = []
     for m in transforms:
         scale = float(torch.sqrt(torch.det(m[:, :2]).abs()))  # chip px per photo px
-        if getattr(template, "dlib_chip_geometry", False):
+        if template.dlib_chip_geometry:
             chips.append(_dlib_pyramid_then_warp(photo, m, scale, out_hw))
         elif scale < 0.7:
             chips.append(_shrink_then_warp(photo, m, scale, out_hw))
