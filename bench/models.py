@@ -35,14 +35,17 @@ def _dlib_chips(n: int) -> list[np.ndarray]:
     return [chips[i % len(chips)] for i in range(n)]
 
 
-def _rate(fn, n_items: int, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
+def _rates(fns, n_items: int, repeats: int) -> list[float]:
+    """Items/s of each function, best of ``repeats``; runs interleave so load swings hit all alike."""
+    for fn in fns:
+        fn()  # warm-up
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n_items / best
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [n_items / b for b in best]
 
 
 def main() -> None:
@@ -71,7 +74,6 @@ def main() -> None:
         else:
             def run_dlib():
                 return recogniser.compute_face_descriptor(dlib_batch)
-        dlib_rate = _rate(run_dlib, batch, args.repeats)
         # dlib's CPU network runs on one thread: compare with torch on one thread and on all of them.
         cases = [("cpu", 1)] + ([("cpu", default_threads)] if default_threads > 1 else [])
         cases += [("cuda", default_threads)] if "cuda" in devices else []
@@ -87,7 +89,7 @@ def main() -> None:
                     torch.cuda.synchronize()
                 return out
 
-            ours = _rate(run_ours, batch, args.repeats)
+            ours, dlib_rate = _rates([run_ours, run_dlib], batch, args.repeats)
             print(f"{batch:>5} {device:>6} {threads:>7} {ours:>11.1f} {dlib_rate:>11.1f} {ours / dlib_rate:>6.1f}x")
         torch.set_num_threads(default_threads)
 
