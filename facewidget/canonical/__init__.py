@@ -1,5 +1,20 @@
-"""Stage 4: maps on MediaPipe's canonical face."""
+"""Stage 4: maps on MediaPipe's canonical face (Canonical Saliency Maps, John et al. 2021).
 
+* :func:`regions` / :func:`region`: named facial regions as triangle and vertex sets.
+* :func:`project`: a photo-space map → :class:`CanonicalMap` (uv texture + per-vertex values).
+* :meth:`CanonicalMap.translate`: back onto any photo; :meth:`CanonicalMap.region_scores`.
+* :func:`canonical_image_saliency`: occlusion at every mesh vertex (CIS).
+* :func:`model_map` / :func:`compare`: streaming per-texel statistics over data sets (CMS).
+* :mod:`.evaluate`: Average Drop %, % increase in confidence, Win %.
+"""
+
+from .atlas import UVAtlas, uv_atlas
+from .canonical_map import CanonicalMap
 from .mesh import CanonicalFace, canonical_face, parse_geometry_metadata
+from .project import project
+from .regions import REGION_NAMES, Region, RegionError, region, region_label_texture, regions, triangle_labels
+from .visibility import visible_triangles
 
-__all__ = ["CanonicalFace", "canonical_face", "parse_geometry_metadata"]
+__all__ = ["REGION_NAMES", "CanonicalFace", "CanonicalMap", "Region", "RegionError", "UVAtlas", "canonical_face",
+           "parse_geometry_metadata", "project", "region", "region_label_texture", "regions", "triangle_labels",
+           "uv_atlas", "visible_triangles"]
