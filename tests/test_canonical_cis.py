@@ -1,0 +1,71 @@
+"""Canonical image saliency: occlusion at every vertex finds what a model looks at."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facewidget.canonical import canonical_image_saliency, occlusion_drops
+from facewidget.canonical.cis import patch_masks
+from facewidget.canonical.targets import ClassLogit
+from facewidget.errors import ShapeError
+
+from .canonical_models import mouth_model
+
+
+@pytest.fixture(scope="module")
+def obama(sample_images, sample_faces):
+    return sample_images["obama"], sample_faces["obama"][0]
+
+
+def test_cis_of_a_mouth_model_lands_on_the_mouth(obama):
+    image, face = obama
+    model = mouth_model(face, image)
+    cmap = canonical_image_saliency(image, model, ClassLogit(0), face, resolution=128)
+    scores = {r["region"]: r for r in cmap.region_scores()}
+    # the model reads a box around the mouth: every bit of saliency lies on or around the mouth,
+    # and the lips (the middle of the box) are the most salient per unit of area
+    around_mouth = sum(scores[n]["share"] for n in ("upper_lip", "lower_lip", "chin", "left_cheek", "right_cheek"))
+    assert around_mouth > 0.97
+    top = max(scores.values(), key=lambda r: r["mean"])["region"]
+    assert top in ("upper_lip", "lower_lip")
+    assert abs(scores["left_eye"]["mean"]) < 1e-6 and abs(scores["forehead"]["mean"]) < 1e-6
+    assert cmap.metadata["method"] == "cis" and cmap.metadata["model"] == "window-test"
+    assert cmap.metadata["weights_sha256"]
+
+
+def test_default_target_is_the_predicted_logit_and_drops_match_single_occlusions(obama):
+    image, face = obama
+    model = mouth_model(face, image)
+    res = occlusion_drops(image, model, None, face, batch_size=50)
+    assert res["target"].index == 0  # "bright" wins on a real photo: b > 0 > -b
+    # the batched drop at one vertex equals occluding that patch alone
+    aligned = model.align(image, [face])
+    i = 13  # upper inner lip
+    mask = patch_masks(aligned.transforms[0].numpy(), (150, 150), face.landmarks[[i], :2], res["patch_px"])
+    occluded = aligned.chips * (1 - mask)
+    with torch.no_grad():
+        one = model.forward_chips(aligned.chips)[0, 0] - model.forward_chips(occluded)[0, 0]
+    assert res["drops"][i] == pytest.approx(float(one), rel=1e-5, abs=1e-7)
+    # patch scales with the face: 15/224 of the chip's footprint
+    assert 5 < res["patch_px"] < 0.2 * face.width
+
+
+def test_patch_mask_is_a_square_of_the_requested_side_in_the_photo():
+    # identity transform: chip == photo
+    m = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    mask = patch_masks(m, (64, 64), np.array([[30.0, 20.0]]), 9.0)[0, 0].numpy()
+    assert mask.sum() == pytest.approx(9 * 9, rel=0.05)
+    assert mask[20, 30] == 1 and mask[20, 30 + 6] == 0
+
+
+def test_bad_targets_raise_named_errors(obama):
+    image, face = obama
+    model = mouth_model(face, image)
+    with pytest.raises(ShapeError):
+        occlusion_drops(image, model, "logit", face)
+    with pytest.raises(ShapeError, match="target must map"):
+        occlusion_drops(image, model, lambda out: out, face)
+    with pytest.raises(ShapeError):
+        occlusion_drops(image, model, ClassLogit(0), face, patch_fraction=2.0)
