@@ -11,13 +11,16 @@
 from .atlas import UVAtlas, uv_atlas
 from .canonical_map import CanonicalMap
 from .cis import canonical_image_saliency, occlusion_drops, splat_vertices
+from .compare import Comparison, compare, permutation_p_values
 from .mesh import CanonicalFace, canonical_face, parse_geometry_metadata
+from .model_map import GroupError, GroupMap, ModelMap, RunningStats, model_map, predicted_class
 from .project import project
 from .regions import REGION_NAMES, Region, RegionError, region, region_label_texture, regions, triangle_labels
 from .targets import ClassLogit, SimilarityTo
 from .visibility import visible_triangles
 
 __all__ = ["REGION_NAMES", "CanonicalFace", "CanonicalMap", "ClassLogit", "SimilarityTo", "canonical_image_saliency",
-           "occlusion_drops", "splat_vertices", "Region", "RegionError", "UVAtlas", "canonical_face",
+           "occlusion_drops", "splat_vertices", "Comparison", "compare", "permutation_p_values", "GroupError",
+           "GroupMap", "ModelMap", "RunningStats", "model_map", "predicted_class", "Region", "RegionError", "UVAtlas", "canonical_face",
            "parse_geometry_metadata", "project", "region", "region_label_texture", "regions", "triangle_labels",
            "uv_atlas", "visible_triangles"]

@@ -50,10 +50,13 @@ def patch_masks(transform, chip_size: tuple[int, int], centres: np.ndarray, side
     py = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
     c = torch.as_tensor(np.asarray(centres), dtype=torch.float64)
     half = side / 2.0
-    # one-pixel (photo) linear ramp at the border ≈ bilinear warping of a hard-edged square
-    cov_x = (half + 0.5 - (px[None] - c[:, 0, None, None]).abs()).clamp(0, 1)
-    cov_y = (half + 0.5 - (py[None] - c[:, 1, None, None]).abs()).clamp(0, 1)
-    return (cov_x * cov_y).to(torch.float32)[:, None]
+    # one-pixel (photo) linear ramp at the border ≈ bilinear warping of a hard-edged square;
+    # offsets are formed in float64 (photo coordinates can be large), the rest in float32
+    dx = (px[None] - c[:, 0, None, None]).to(torch.float32)
+    dy = (py[None] - c[:, 1, None, None]).to(torch.float32)
+    cov_x = (half + 0.5 - dx.abs_()).clamp_(0, 1)
+    cov_y = (half + 0.5 - dy.abs_()).clamp_(0, 1)
+    return cov_x.mul_(cov_y)[:, None]
 
 
 def chip_side_in_photo(transform) -> float:
@@ -81,7 +84,8 @@ def occlusion_drops(image, model, target: Callable, face=None, *, patch_fraction
         model: :class:`~facewidget.models.base.FaceModel` (its template and input size are used).
         target: callable, network output (B, ...) → (B,) tensor (e.g. a class logit, or the
             similarity to a reference embedding). Higher = more of what is explained. None:
-            the logit of the class predicted on the clean chip (classifiers only).
+            the logit of the class predicted on the clean chip (classifiers), or the similarity
+            to the clean chip's own embedding (identity models).
         face: the :class:`~facewidget.faces.Face` to explain (default: the largest detected).
         patch_fraction: patch side / the chip's side in the photo (paper: 15/224).
         fill: occluder value in [0, 1] (0 = black), or ``"mean"`` for the chip's mean colour.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ShapeError, UnsupportedOperationError
+from ..errors import ShapeError
 
 
 class ClassLogit:
@@ -41,12 +41,12 @@ class SimilarityTo:
 
 def default_target(model, chips: torch.Tensor, reference=None):
     """The paper's target: the logit of the class predicted on ``chips`` (classifiers), or the
-    similarity to ``reference`` (an embedding, photo or chips) for identity models."""
+    similarity to ``reference`` (an embedding, photo or chips) for identity models; without a
+    reference, the similarity to the clean chip's own embedding (what keeps the identity)."""
     task = model.config.task
     if task == "identity":
         if reference is None:
-            raise UnsupportedOperationError(f"{model.config.name} is an identity model: give a reference "
-                                            "(embedding or photo) or a target")
+            return SimilarityTo(model, model.embed(chips[:1]), label="self")
         # a (D,) or (1, D) tensor is an embedding; anything else (photo, chips) is embedded first
         is_embedding = isinstance(reference, torch.Tensor) and reference.ndim <= 2
         return SimilarityTo(model, reference if is_embedding else model.embed(reference))
