@@ -87,18 +87,22 @@ class CanonicalMap:
         regions when the total is non-zero), ``coverage`` (fraction of the region's texels that
         are valid), ``texels`` (valid texel count). ``pandas.DataFrame(records)`` makes a table.
         """
-        labels = region_label_texture(self.resolution)
-        tex = np.where(self.valid, self.texture, 0.0).astype(np.float64)
-        total = tex.sum()
+        labels = region_label_texture(self.resolution).reshape(-1)
+        k = len(REGION_NAMES)
+        inside = labels >= 0
+        valid = self.valid.reshape(-1) & inside
+        lab = labels[valid].astype(np.int64)
+        sums = np.bincount(lab, weights=self.texture.reshape(-1)[valid].astype(np.float64), minlength=k)
+        counts = np.bincount(lab, minlength=k)
+        sizes = np.bincount(labels[inside].astype(np.int64), minlength=k)
+        total = sums.sum()
         recs = []
         for i, name in enumerate(REGION_NAMES):
-            in_region = labels == i
-            ok = in_region & self.valid
-            n = int(ok.sum())
-            s = float(tex[ok].sum())
+            n = int(counts[i])
+            s = float(sums[i])
             recs.append({"region": name, "mean": s / n if n else float("nan"),
                          "share": s / total if total else float("nan"),
-                         "coverage": n / max(int(in_region.sum()), 1), "texels": n})
+                         "coverage": n / max(int(sizes[i]), 1), "texels": n})
         order = sorted(range(len(recs)), key=lambda k: -np.nan_to_num(recs[k]["share"], nan=-np.inf))
         ranked = [recs[k] for k in order]
         for r, rec in enumerate(ranked, 1):

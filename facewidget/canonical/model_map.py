@@ -122,14 +122,14 @@ class GroupMap:
 
 def region_means(cmap: CanonicalMap) -> np.ndarray:
     """(regions,) mean of a map's valid texels in each region (NaN where none is valid)."""
-    labels = region_label_texture(cmap.resolution)
-    out = np.full(len(REGION_NAMES), np.nan)
-    tex = cmap.texture
-    for i in range(len(REGION_NAMES)):
-        sel = (labels == i) & cmap.valid
-        if sel.any():
-            out[i] = float(tex[sel].astype(np.float64).mean())
-    return out
+    labels = region_label_texture(cmap.resolution).reshape(-1)
+    valid = cmap.valid.reshape(-1) & (labels >= 0)
+    lab = labels[valid].astype(np.int64)
+    k = len(REGION_NAMES)
+    sums = np.bincount(lab, weights=cmap.texture.reshape(-1)[valid].astype(np.float64), minlength=k)
+    counts = np.bincount(lab, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 @dataclass

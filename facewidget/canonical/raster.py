@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 
 def rasterise(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int], *,
@@ -54,19 +56,34 @@ def bilinear(image, xy: np.ndarray) -> np.ndarray:
 
     NaN-aware: a sample is the weighted mean of its finite neighbours (NaN when none has weight).
     Points more than half a pixel outside the image give NaN. Returns float32 (N,).
-    Single-threaded numpy on purpose: it is a few vector passes over N points, and torch's
-    thread pool contends with MediaPipe's on small CPUs.
     """
     if hasattr(image, "detach"):
         image = image.detach().cpu().numpy()
-    img = np.asarray(image, dtype=np.float32)
+    img = np.ascontiguousarray(image, dtype=np.float32)
     h, w = img.shape
     pts = np.asarray(xy, dtype=np.float32)
     x, y = pts[:, 0], pts[:, 1]
     with np.errstate(invalid="ignore"):
         outside = ~((x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5))  # NaN → outside
-    x = np.clip(np.where(outside, 0.0, x), 0, w - 1).astype(np.float32)
-    y = np.clip(np.where(outside, 0.0, y), 0, h - 1).astype(np.float32)
+    grid = np.empty((len(pts), 2), dtype=np.float32)
+    np.multiply(x, 2.0 / max(w - 1, 1), out=grid[:, 0])
+    np.multiply(y, 2.0 / max(h - 1, 1), out=grid[:, 1])
+    grid -= 1.0
+    grid[outside] = 0.0
+    # grid_sample (align_corners=True, border) is bilinear with pixel centres at integer coordinates
+    out = F.grid_sample(torch.from_numpy(img)[None, None], torch.from_numpy(grid).view(1, 1, -1, 2),
+                        mode="bilinear", padding_mode="border", align_corners=True).view(-1).numpy().copy()
+    bad = ~np.isfinite(out) & ~outside
+    if bad.any():  # NaN/inf neighbours: renormalise over the finite ones
+        out[bad] = _bilinear_nan_aware(img, x[bad], y[bad])
+    out[outside] = np.nan
+    return out
+
+
+def _bilinear_nan_aware(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    h, w = img.shape
+    x = np.clip(x, 0, w - 1)
+    y = np.clip(y, 0, h - 1)
     x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))
     y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
     fx, fy = x - x0, y - y0
@@ -74,19 +91,12 @@ def bilinear(image, xy: np.ndarray) -> np.ndarray:
     dy = w if h > 1 else 0
     flat = img.reshape(-1)
     i00 = y0 * w + x0
-    c00, c01, c10, c11 = flat[i00], flat[i00 + dx], flat[i00 + dy], flat[i00 + dy + dx]
-    w00, w01, w10, w11 = (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy
-    out = c00 * w00 + c01 * w01 + c10 * w10 + c11 * w11
-    bad = ~np.isfinite(out)
-    if bad.any():  # NaN/inf neighbours: renormalise over the finite ones
-        num = np.zeros(int(bad.sum()), dtype=np.float32)
-        den = np.zeros_like(num)
-        for c, wt in ((c00, w00), (c01, w01), (c10, w10), (c11, w11)):
-            cb, wb = c[bad], wt[bad]
-            ok = np.isfinite(cb)
-            num += np.where(ok, cb, 0) * wb
-            den += ok * wb
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[bad] = np.where(den > 1e-6, num / den, np.nan)
-    out[outside] = np.nan
-    return out
+    num = np.zeros(len(x), dtype=np.float64)
+    den = np.zeros(len(x), dtype=np.float64)
+    for offset, wt in ((0, (1 - fx) * (1 - fy)), (dx, fx * (1 - fy)), (dy, (1 - fx) * fy), (dy + dx, fx * fy)):
+        c = flat[i00 + offset]
+        ok = np.isfinite(c)
+        num += np.where(ok, c, 0) * wt
+        den += ok * wt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-6, num / den, np.nan).astype(np.float32)
