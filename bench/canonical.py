@@ -73,7 +73,7 @@ def main() -> None:
     items = [(img, face)] * 20
     t = time.perf_counter()
     model_map(items, method=luminance, resolution=256)
-    rows.append(("model map, photo-space method (projection + Welford)", 20 / (time.perf_counter() - t), "images/s", None))
+    rows.append(("model map, photo-space method (map + projection + Welford)", 20 / (time.perf_counter() - t), "images/s", None))
 
     model = resnet_model()
     items = [(img, face)] * args.images
@@ -86,7 +86,7 @@ def main() -> None:
     print(f"{'measurement':62s} {'rate':>10s}  unit       notes")
     for name, r, unit, extra in rows:
         note = f"atlas built once in {extra * 1000:.0f} ms" if extra is not None else ""
-        print(f"{name:62s} {r:10.1f}  {unit:9s}  {note}")
+        print(f"{name:62s} {r:10.3g}  {unit:9s}  {note}")
     p256 = rows[1][1]
     print(f"\nprojection at 256: {p256:.0f} maps/s = {p256 / 200:.2f}x the 200 maps/s goal; "
           f"512 is {rows[2][1] / p256:.2f}x and 128 is {rows[0][1] / p256:.2f}x the 256 rate; "

@@ -109,3 +109,16 @@ def test_bad_inputs_raise_named_errors(sample_faces):
         project(np.zeros(face.image_size), face, resolution=3)
     with pytest.raises(ShapeError):
         CanonicalMap.from_vertex_values(np.zeros(10))
+
+
+def test_a_canonical_map_translates_onto_another_persons_photo(sample_faces):
+    """Obama's mouth, taken to the canonical face, lands on Biden's mouth in Biden's photo."""
+    src, dst = sample_faces["obama"][0], sample_faces["biden"][0]
+    cmap = project(region_mask(src, ("upper_lip", "lower_lip")), src)
+    on_biden = np.nan_to_num(cmap.translate(dst, dst.image_size))
+    biden_mouth = region_mask(dst, ("upper_lip", "lower_lip")) > 0
+    assert on_biden.shape == tuple(dst.image_size)
+    assert on_biden[biden_mouth].sum() / on_biden.sum() > 0.9
+    assert on_biden[biden_mouth].mean() > 0.9
+    with pytest.raises(ShapeError):
+        cmap.translate(dst, (0, 5))
