@@ -47,3 +47,25 @@ def mouth_model(face, image) -> FaceModel:
     mouth = face.landmarks[[61, 291, 0, 17], :2].astype(np.float64)
     chip_pts = mouth @ m[:, :2].T + m[:, 2]
     return window_model(chip_pts)
+
+
+class WindowEmbedding(nn.Module):
+    """An identity-style network: the embedding is the 4×4 average-pooled, channel-mean window."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.register_buffer("weight", weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x.mean(1, keepdim=True) * self.weight, 4)
+        return pooled.flatten(1) + 1.0  # offset keeps cosine well defined on dark chips
+
+
+def mouth_embedding_model(face, image) -> FaceModel:
+    """Identity model (cosine) whose embedding only sees the mouth box of the dlib-5 chip."""
+    cls = mouth_model(face, image)
+    weight = (cls.network.weight > 0).float()
+    config = {"name": "window-embedding-test", "task": "identity", "input_size": (150, 150), "template": "dlib-5",
+              "mean": (0.0, 0.0, 0.0), "std": (255.0, 255.0, 255.0), "embedding_size": 16, "similarity": "cosine",
+              "threshold": 0.5}
+    return FaceModel.from_module(WindowEmbedding(weight), config, device="cpu")

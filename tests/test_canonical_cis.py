@@ -69,3 +69,36 @@ def test_bad_targets_raise_named_errors(obama):
         occlusion_drops(image, model, lambda out: out, face)
     with pytest.raises(ShapeError):
         occlusion_drops(image, model, ClassLogit(0), face, patch_fraction=2.0)
+
+
+def test_chip_space_occlusion_equals_occluding_the_photo_then_aligning(obama):
+    """What CIS feeds the model is the aligned chip of the photo with a black square on it."""
+    image, face = obama
+    model = mouth_model(face, image)
+    res = occlusion_drops(image, model, ClassLogit(0), face)
+    aligned = model.align(image, [face])
+    for vertex in (13, 152, 263):
+        cx, cy = face.landmarks[vertex, :2]
+        half = res["patch_px"] / 2
+        photo = image.copy()
+        photo[int(np.ceil(cy - half)):int(np.floor(cy + half)) + 1, int(np.ceil(cx - half)):int(np.floor(cx + half)) + 1] = 0
+        from_photo = model.align(photo, [face]).chips
+        mask = patch_masks(aligned.transforms[0].numpy(), (150, 150), face.landmarks[[vertex], :2], res["patch_px"])
+        in_chip = aligned.chips * (1 - mask)
+        assert (from_photo - in_chip).abs().mean() < 2e-3
+        with torch.no_grad():
+            drop = float(model.forward_chips(aligned.chips)[0, 0] - model.forward_chips(from_photo)[0, 0])
+        assert res["drops"][vertex] == pytest.approx(drop, abs=0.05 * abs(drop) + 1e-4)
+
+
+def test_identity_cis_defaults_to_self_similarity(obama):
+    from .canonical_models import mouth_embedding_model
+
+    image, face = obama
+    model = mouth_embedding_model(face, image)
+    cmap = canonical_image_saliency(image, model, None, face, resolution=64)
+    assert cmap.metadata["target"] == "similarity[self]"
+    assert cmap.metadata["clean_target"] == pytest.approx(1.0, abs=1e-5)  # similarity of the chip to itself
+    scores = {r["region"]: r for r in cmap.region_scores()}
+    assert scores["forehead"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert max(scores.values(), key=lambda r: r["mean"])["region"] in ("upper_lip", "lower_lip")
