@@ -55,6 +55,8 @@ def test_regions_are_drawable():
         seg = r.outline_uv(mesh)
         assert seg.shape[1:] == (2, 2) and len(seg) >= 3
         assert np.isin(r.outline, r.vertices).all()
+        d = r.to_dict()
+        assert d["triangles"] == r.triangles.tolist() and len(d["outline"]) == len(r.outline)
     tex = region_label_texture(64)
     assert tex.shape == (64, 64) and set(np.unique(tex)) - {-1} <= set(range(len(REGION_NAMES)))
 

@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from .atlas import N_VERTICES, uv_atlas
 from .canonical_map import CanonicalMap
 from .raster import bilinear
-from .visibility import DEFAULT_MIN_COSINE, check_landmarks, triangle_cosines, visible_triangles, visible_vertices
+from .visibility import DEFAULT_MIN_COSINE, check_landmarks, visible_triangles, visible_vertices
 
 
 def check_photo_map(saliency_map, face=None) -> np.ndarray:
@@ -77,5 +77,3 @@ class _Sized:
         self.landmarks = landmarks
         self.image_size = tuple(size)
 
-
-__all__ = ["project", "check_photo_map", "triangle_cosines"]

@@ -97,6 +97,11 @@ class Region:
         mesh = mesh or canonical_face()
         return mesh.uv[self.outline]
 
+    def to_dict(self) -> dict:
+        """JSON-ready lists: ``name``, ``triangles``, ``vertices``, ``outline`` (vertex pairs)."""
+        return {"name": self.name, "triangles": self.triangles.tolist(), "vertices": self.vertices.tolist(),
+                "outline": self.outline.tolist()}
+
     def outline_points(self, landmarks: np.ndarray) -> np.ndarray:
         """(K, 2, 2) outline segments in photo pixels given a face's (>=468, 2|3) landmarks."""
         return np.asarray(landmarks)[:, :2][self.outline]
