@@ -55,3 +55,25 @@ def test_the_map_on_what_the_model_reads_beats_others(sample_images, sample_face
     assert recs["mouth"]["increase_in_confidence"] == 0.0
     with pytest.raises(ShapeError):
         evaluate_maps(model, ClassProbability(0), chips, {"bad": np.zeros((b, 10, 10))})
+
+
+def test_a_canonical_map_translated_to_each_chip_is_evaluated_like_any_map(sample_images, sample_faces):
+    """One CIS map on the canonical face, translated onto other people's chips, still points at
+    what the model reads (the paper's "translate back" + evaluation)."""
+    from facewidget.canonical import canonical_image_saliency, chip_map_from_canonical
+
+    img, face = sample_images["obama"], sample_faces["obama"][0]
+    model = mouth_model(face, img)
+    cis = canonical_image_saliency(img, model, None, face, resolution=96)
+    names = ["obama2", "biden"]
+    aligned = [model.align(sample_images[n], [sample_faces[n][0]]) for n in names]
+    chips = torch.cat([a.chips for a in aligned])
+    cis_maps = np.stack([chip_map_from_canonical(cis, sample_faces[n][0], a.transforms[0].numpy(), (150, 150))
+                         for n, a in zip(names, aligned)])
+    assert cis_maps.shape == (2, 150, 150) and np.isfinite(cis_maps).all()
+    forehead = np.zeros((2, 150, 150))
+    forehead[:, :30] = 1
+    recs = {r["method"]: r for r in evaluate_maps(model, ClassProbability(0), chips,
+                                                  {"cis": cis_maps, "forehead": forehead})}
+    assert recs["cis"]["average_drop"] > recs["forehead"]["average_drop"] + 1.0
+    assert recs["cis"]["win"] == 100.0

@@ -12,8 +12,8 @@ from .atlas import UVAtlas, uv_atlas
 from .canonical_map import CanonicalMap
 from .cis import canonical_image_saliency, occlusion_drops, splat_vertices
 from .compare import Comparison, compare, permutation_p_values
-from .evaluate import (ClassProbability, average_drop, evaluate_maps, increase_in_confidence, normalise_mass,
-                       win_percent)
+from .evaluate import (ClassProbability, average_drop, chip_map_from_canonical, evaluate_maps,
+                       increase_in_confidence, normalise_mass, win_percent)
 from .mesh import CanonicalFace, canonical_face, parse_geometry_metadata
 from .model_map import GroupError, GroupMap, ModelMap, RunningStats, model_map, predicted_class
 from .project import project
@@ -21,9 +21,41 @@ from .regions import REGION_NAMES, Region, RegionError, region, region_label_tex
 from .targets import ClassLogit, SimilarityTo
 from .visibility import visible_triangles
 
-__all__ = ["REGION_NAMES", "CanonicalFace", "CanonicalMap", "ClassLogit", "SimilarityTo", "canonical_image_saliency",
-           "occlusion_drops", "splat_vertices", "Comparison", "compare", "permutation_p_values", "GroupError",
-           "GroupMap", "ModelMap", "RunningStats", "model_map", "predicted_class", "ClassProbability", "average_drop",
-           "evaluate_maps", "increase_in_confidence", "normalise_mass", "win_percent", "Region", "RegionError", "UVAtlas", "canonical_face",
-           "parse_geometry_metadata", "project", "region", "region_label_texture", "regions", "triangle_labels",
-           "uv_atlas", "visible_triangles"]
+__all__ = [
+    "CanonicalFace",
+    "CanonicalMap",
+    "ClassLogit",
+    "ClassProbability",
+    "Comparison",
+    "GroupError",
+    "GroupMap",
+    "ModelMap",
+    "REGION_NAMES",
+    "Region",
+    "RegionError",
+    "RunningStats",
+    "SimilarityTo",
+    "UVAtlas",
+    "average_drop",
+    "canonical_face",
+    "canonical_image_saliency",
+    "chip_map_from_canonical",
+    "compare",
+    "evaluate_maps",
+    "increase_in_confidence",
+    "model_map",
+    "normalise_mass",
+    "occlusion_drops",
+    "parse_geometry_metadata",
+    "permutation_p_values",
+    "predicted_class",
+    "project",
+    "region",
+    "region_label_texture",
+    "regions",
+    "splat_vertices",
+    "triangle_labels",
+    "uv_atlas",
+    "visible_triangles",
+    "win_percent",
+]

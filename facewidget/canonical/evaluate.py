@@ -132,6 +132,16 @@ def win_percent(explained: dict) -> dict:
     return {n: float(share[i].mean() * 100) for i, n in enumerate(names)}
 
 
+def chip_map_from_canonical(cmap, face, transform, chip_size) -> np.ndarray:
+    """A canonical map (e.g. a CIS or a model map) as a chip-space map of ``face``: translated onto
+    the face's photo, then warped with the chip's photo→chip ``transform`` (2, 3) into
+    ``chip_size`` (h, w). Unseen and off-face pixels are 0."""
+    from ..align import warp_to_chip
+
+    photo = cmap.translate(face, face.image_size, fill=0.0)
+    return np.asarray(warp_to_chip(photo, np.asarray(transform), tuple(chip_size)), dtype=np.float32)
+
+
 def evaluate_maps(model, target: Callable, chips: torch.Tensor, maps: dict, *, mass: float = DEFAULT_MASS) -> list[dict]:
     """Average Drop %, % increase in confidence and Win % of several methods on the same chips.
 
