@@ -8,46 +8,74 @@ import torch.nn.functional as F
 
 
 def rasterise(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int], *,
-              order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rasterise triangles onto an (H, W) grid.
+              order: np.ndarray | None = None, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise triangles onto an (H, W) grid (vectorised over the triangles' bounding boxes).
 
     Args:
         points: (V, 2) x, y in pixel units (pixel centres at integers, x = column).
         triangles: (T, 3) vertex indices.
         shape: (H, W) of the grid.
-        order: triangle indices in painting order (later ones overwrite earlier ones, e.g. far to
-            near for a painter's algorithm). Default: all triangles in index order, where the
-            first triangle to cover a pixel keeps it (shared edges go to the lower index).
+        order: triangle indices in painting order (later ones win where they overlap, e.g. far
+            to near for a painter's algorithm); triangles not listed are not drawn. Default: all
+            triangles, where the lowest index wins (shared edges go to the lower index).
+        chunk: candidate pixels processed at once (bounds memory for huge faces).
     Returns:
         triangle (H, W) int32 (-1 where none) and barycentric (H, W, 3) float32.
     """
     h, w = shape
     pts = np.asarray(points, dtype=np.float64)
+    tris = np.asarray(triangles)
+    ids = np.arange(len(tris)) if order is None else np.asarray(order, dtype=np.int64)
+    # priority: higher wins
+    priority = -ids if order is None else np.arange(len(ids))
     tri_img = np.full((h, w), -1, dtype=np.int32)
     bary = np.zeros((h, w, 3), dtype=np.float32)
-    overwrite = order is not None
-    seq = order if order is not None else range(len(triangles))
+    best = np.full(h * w, np.iinfo(np.int64).min, dtype=np.int64)
+    if not len(ids):
+        return tri_img, bary
+    p = pts[tris[ids]]  # (T, 3, 2)
+    x0 = np.clip(np.floor(p[..., 0].min(1)), 0, w).astype(np.int64)
+    x1 = np.clip(np.ceil(p[..., 0].max(1)), -1, w - 1).astype(np.int64)
+    y0 = np.clip(np.floor(p[..., 1].min(1)), 0, h).astype(np.int64)
+    y1 = np.clip(np.ceil(p[..., 1].max(1)), -1, h - 1).astype(np.int64)
+    nx, ny = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    det = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
+    counts = np.where(np.abs(det) < 1e-12, 0, nx * ny)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
     eps = 1e-9
-    for t in seq:
-        a, b, c = pts[triangles[t]]
-        x0, x1 = max(int(np.floor(min(a[0], b[0], c[0]))), 0), min(int(np.ceil(max(a[0], b[0], c[0]))), w - 1)
-        y0, y1 = max(int(np.floor(min(a[1], b[1], c[1]))), 0), min(int(np.ceil(max(a[1], b[1], c[1]))), h - 1)
-        if x1 < x0 or y1 < y0:
+    start = 0
+    while start < len(ids):
+        stop = int(np.searchsorted(bounds, bounds[start] + chunk, side="right")) - 1
+        stop = max(stop, start + 1)
+        sel = np.arange(start, stop)
+        cnt = counts[sel]
+        total = int(cnt.sum())
+        start = stop
+        if not total:
             continue
-        det = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
-        if abs(det) < 1e-12:
-            continue
-        ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
-        l0 = ((b[1] - c[1]) * (xs - c[0]) + (c[0] - b[0]) * (ys - c[1])) / det
-        l1 = ((c[1] - a[1]) * (xs - c[0]) + (a[0] - c[0]) * (ys - c[1])) / det
+        t = np.repeat(sel, cnt)
+        k = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        xs = x0[t] + k % nx[t]
+        ys = y0[t] + k // nx[t]
+        cx, cy = c[t, 0], c[t, 1]
+        d = det[t]
+        l0 = ((b[t, 1] - c[t, 1]) * (xs - cx) + (c[t, 0] - b[t, 0]) * (ys - cy)) / d
+        l1 = ((c[t, 1] - a[t, 1]) * (xs - cx) + (a[t, 0] - c[t, 0]) * (ys - cy)) / d
         l2 = 1.0 - l0 - l1
         hit = (l0 >= -eps) & (l1 >= -eps) & (l2 >= -eps)
-        if not overwrite:
-            hit &= tri_img[y0:y1 + 1, x0:x1 + 1] < 0
-        if not hit.any():
-            continue
-        tri_img[ys[hit], xs[hit]] = t
-        bary[ys[hit], xs[hit]] = np.stack([l0[hit], l1[hit], l2[hit]], -1).clip(0, 1)
+        t, pix = t[hit], ys[hit] * w + xs[hit]
+        lam = np.stack([l0[hit], l1[hit], l2[hit]], -1)
+        pr = priority[t]
+        # per pixel keep the highest priority (also against earlier chunks)
+        srt = np.lexsort((-pr, pix))
+        pix_s, first = np.unique(pix[srt], return_index=True)
+        win = srt[first]
+        better = pr[win] > best[pix_s]
+        win, pix_s = win[better], pix_s[better]
+        best[pix_s] = pr[win]
+        tri_img.reshape(-1)[pix_s] = ids[t[win]]
+        bary.reshape(-1, 3)[pix_s] = lam[win].clip(0, 1)
     return tri_img, bary
 
 
