@@ -64,6 +64,8 @@ class UVAtlas:
             landmarks: (>=468, 2|3) landmark array of a face, x, y in pixels.
         """
         pts = np.asarray(landmarks, dtype=np.float64)[:N_VERTICES, :2]
+        if pts.shape[0] != N_VERTICES:
+            raise ShapeError(f"photo_points needs {N_VERTICES} landmarks; got {pts.shape[0]}")
         return self.weights @ pts
 
     def splat(self, vertex_values: np.ndarray) -> np.ndarray:

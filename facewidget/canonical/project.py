@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import ShapeError
 from .atlas import N_VERTICES, uv_atlas
 from .canonical_map import CanonicalMap
-from .raster import bilinear
+from .raster import bilinear_normalised, to_normalised
 from .visibility import DEFAULT_MIN_COSINE, check_landmarks, visible_triangles, visible_vertices
 
 
@@ -52,9 +52,11 @@ def project(saliency_map, face, resolution: int = 256, *, min_cosine: float = DE
     atlas = uv_atlas(resolution)
     vis = visible_triangles(_Sized(lm, m.shape), min_cosine=min_cosine)
     texel_ok = vis[atlas.texel_triangles]
-    # one sampling pass for the texels and the vertices together
-    xy = np.concatenate([atlas.photo_points(lm), lm[:N_VERTICES, :2]])
-    values = bilinear(m, xy)
+    # Barycentric weights sum to 1, so normalising the 468 landmarks to grid_sample's [-1, 1]
+    # first equals normalising every texel's photo position; one sampling pass for texels + vertices.
+    grid_lm = to_normalised(lm[:N_VERTICES, :2], m.shape)
+    grid = np.concatenate([atlas.photo_points(grid_lm), grid_lm])
+    values = bilinear_normalised(m, grid)
     vvals = values[-N_VERTICES:]
     vvals[~visible_vertices(vis)] = np.nan
     values = values[:-N_VERTICES]

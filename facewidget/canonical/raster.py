@@ -85,25 +85,41 @@ def bilinear(image, xy: np.ndarray) -> np.ndarray:
     NaN-aware: a sample is the weighted mean of its finite neighbours (NaN when none has weight).
     Points more than half a pixel outside the image give NaN. Returns float32 (N,).
     """
-    if hasattr(image, "detach"):
-        image = image.detach().cpu().numpy()
-    img = np.ascontiguousarray(image, dtype=np.float32)
+    img = _as_image(image)
     h, w = img.shape
     pts = np.asarray(xy, dtype=np.float32)
-    x, y = pts[:, 0], pts[:, 1]
+    return bilinear_normalised(img, pts * np.float32([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]) - np.float32(1.0))
+
+
+def _as_image(image) -> np.ndarray:
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
+    return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def to_normalised(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixel x, y (centres at integers) → grid_sample's align_corners=True coordinates in [-1, 1]."""
+    h, w = shape
+    return np.asarray(xy, dtype=np.float64) * [2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)] - 1.0
+
+
+def bilinear_normalised(image, grid: np.ndarray) -> np.ndarray:
+    """:func:`bilinear` at (N, 2) coordinates already normalised by :func:`to_normalised`."""
+    img = _as_image(image)
+    h, w = img.shape
+    g = np.array(grid, dtype=np.float32)  # a copy: out-of-image points are overwritten below
+    lim_x, lim_y = 1.0 + 1.0 / max(w - 1, 1), 1.0 + 1.0 / max(h - 1, 1)  # half a pixel outside
     with np.errstate(invalid="ignore"):
-        outside = ~((x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5))  # NaN → outside
-    grid = np.empty((len(pts), 2), dtype=np.float32)
-    np.multiply(x, 2.0 / max(w - 1, 1), out=grid[:, 0])
-    np.multiply(y, 2.0 / max(h - 1, 1), out=grid[:, 1])
-    grid -= 1.0
-    grid[outside] = 0.0
+        outside = ~((np.abs(g[:, 0]) <= lim_x) & (np.abs(g[:, 1]) <= lim_y))  # NaN → outside
+    g[outside] = 0.0
     # grid_sample (align_corners=True, border) is bilinear with pixel centres at integer coordinates
-    out = F.grid_sample(torch.from_numpy(img)[None, None], torch.from_numpy(grid).view(1, 1, -1, 2),
+    out = F.grid_sample(torch.from_numpy(img)[None, None], torch.from_numpy(g).view(1, 1, -1, 2),
                         mode="bilinear", padding_mode="border", align_corners=True).view(-1).numpy().copy()
     bad = ~np.isfinite(out) & ~outside
     if bad.any():  # NaN/inf neighbours: renormalise over the finite ones
-        out[bad] = _bilinear_nan_aware(img, x[bad], y[bad])
+        x = (g[bad, 0] + 1.0) * (max(w - 1, 1) / 2.0)
+        y = (g[bad, 1] + 1.0) * (max(h - 1, 1) / 2.0)
+        out[bad] = _bilinear_nan_aware(img, x, y)
     out[outside] = np.nan
     return out
 
