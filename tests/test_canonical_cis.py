@@ -102,3 +102,21 @@ def test_identity_cis_defaults_to_self_similarity(obama):
     scores = {r["region"]: r for r in cmap.region_scores()}
     assert scores["forehead"]["mean"] == pytest.approx(0.0, abs=1e-6)
     assert max(scores.values(), key=lambda r: r["mean"])["region"] in ("upper_lip", "lower_lip")
+
+
+def test_patch_splat_averages_overlapping_vertex_patches():
+    from facewidget.canonical import region, splat_vertices
+
+    ones = np.ones(468)
+    flat = splat_vertices(ones, resolution=64, splat="patch")
+    assert np.allclose(flat.texture[flat.valid], 1.0)  # the average of equal values is that value
+    vals = np.zeros(468)
+    eye = region("left_eye").vertices
+    vals[eye] = 1.0
+    vals[region("forehead").vertices] = np.nan  # unseen: left out of the averages, never 0
+    cmap = splat_vertices(vals, resolution=64, splat="patch")
+    scores = {r["region"]: r for r in cmap.region_scores()}
+    assert scores["left_eye"]["share"] > 0.6 and scores["right_eye"]["share"] == 0
+    assert scores["forehead"]["texels"] == 0
+    with pytest.raises(ShapeError):
+        splat_vertices(vals, splat="gaussian")

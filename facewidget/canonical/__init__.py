@@ -18,7 +18,7 @@ from .mesh import CanonicalFace, canonical_face, parse_geometry_metadata
 from .model_map import GroupError, GroupMap, ModelMap, RunningStats, model_map, predicted_class
 from .project import project
 from .regions import REGION_NAMES, Region, RegionError, region, region_label_texture, regions, triangle_labels
-from .targets import ClassLogit, SimilarityTo
+from .targets import ClassLogit, ExpectedValue, SimilarityTo
 from .visibility import visible_triangles
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ClassLogit",
     "ClassProbability",
     "Comparison",
+    "ExpectedValue",
     "GroupError",
     "GroupMap",
     "ModelMap",

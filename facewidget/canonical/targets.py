@@ -39,10 +39,28 @@ class SimilarityTo:
         return self.__name__
 
 
+class ExpectedValue:
+    """Softmax-weighted mean of per-class values, e.g. the expected age of an 81-class age head."""
+
+    def __init__(self, values, name: str = "expected value"):
+        self.values = torch.as_tensor(list(values), dtype=torch.float32)
+        self.__name__ = name
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        if output.ndim != 2 or output.shape[1] != len(self.values):
+            raise ShapeError(f"{self.__name__}: network output {tuple(output.shape)} does not have "
+                             f"{len(self.values)} classes")
+        return (torch.softmax(output, dim=1) * self.values.to(output.device)).sum(1)
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
 def default_target(model, chips: torch.Tensor, reference=None):
     """The paper's target: the logit of the class predicted on ``chips`` (classifiers), or the
     similarity to ``reference`` (an embedding, photo or chips) for identity models; without a
-    reference, the similarity to the clean chip's own embedding (what keeps the identity)."""
+    reference, the similarity to the clean chip's own embedding (what keeps the identity). Age
+    models (``task="age"``): the expected age, softmax over classes 0..K-1 (years)."""
     task = model.config.task
     if task == "identity":
         if reference is None:
@@ -52,6 +70,8 @@ def default_target(model, chips: torch.Tensor, reference=None):
         return SimilarityTo(model, reference if is_embedding else model.embed(reference))
     with torch.no_grad():
         out = model.forward_chips(chips)
+    if task == "age" and out.ndim == 2:
+        return ExpectedValue(range(out.shape[1]), name="expected age")
     if out.ndim != 2:
         raise ShapeError(f"{model.config.name}: expected (B, classes) logits, got {tuple(out.shape)}")
     c = int(out[0].argmax())
