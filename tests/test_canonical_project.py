@@ -123,3 +123,14 @@ def test_a_canonical_map_translates_onto_another_persons_photo(sample_faces):
     assert on_biden[biden_mouth].mean() > 0.9
     with pytest.raises(ShapeError):
         cmap.translate(dst, (0, 5))
+
+
+def test_a_canonical_map_saves_and_loads(sample_faces, tmp_path):
+    face = sample_faces["biden"][0]
+    cmap = project(region_mask(face, ("nose",)), face, resolution=64, metadata={"method": "test"})
+    cmap.save(tmp_path / "m.npz")
+    back = CanonicalMap.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.texture, cmap.texture)
+    np.testing.assert_array_equal(back.valid, cmap.valid)
+    np.testing.assert_array_equal(back.vertex_values, cmap.vertex_values)
+    assert back.metadata["method"] == "test" and back.metadata["pose"] == pytest.approx(list(face.pose))

@@ -109,6 +109,24 @@ class CanonicalMap:
             rec["rank"] = r
         return ranked
 
+    # -- files ---------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the map to a compressed ``.npz`` (arrays + metadata as JSON)."""
+        import json
+
+        np.savez_compressed(path, texture=self.texture, valid=self.valid, vertex_values=self.vertex_values,
+                            triangle_visible=self.triangle_visible,
+                            metadata=np.asarray(json.dumps(self.metadata, default=str)))
+
+    @classmethod
+    def load(cls, path) -> "CanonicalMap":
+        """Read a map written by :meth:`save` (no pickles are loaded)."""
+        import json
+
+        with np.load(path, allow_pickle=False) as z:
+            return cls(texture=z["texture"], valid=z["valid"], vertex_values=z["vertex_values"],
+                       triangle_visible=z["triangle_visible"], metadata=json.loads(str(z["metadata"])))
+
     # -- back to a photo --------------------------------------------------------------------
     def translate(self, face, image_shape=None, *, fill: float = np.nan, min_cosine: float | None = None) -> np.ndarray:
         """Put this canonical map onto a photo through ``face``'s mesh (the inverse warp).
