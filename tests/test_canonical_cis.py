@@ -30,6 +30,7 @@ def test_cis_of_a_mouth_model_lands_on_the_mouth(obama):
     assert around_mouth > 0.97
     top = max(scores.values(), key=lambda r: r["mean"])["region"]
     assert top in ("upper_lip", "lower_lip")
+    assert cmap.region_scores(by="mean")[0]["region"] == top and cmap.region_scores(by="mean")[0]["rank"] == 1
     assert abs(scores["left_eye"]["mean"]) < 1e-6 and abs(scores["forehead"]["mean"]) < 1e-6
     assert cmap.metadata["method"] == "cis" and cmap.metadata["model"] == "window-test"
     assert cmap.metadata["weights_sha256"]

@@ -78,8 +78,9 @@ class CanonicalMap:
         return CanonicalMap(self.texture * scale, self.valid, self.vertex_values * scale, self.triangle_visible,
                             {**self.metadata, "normalised": True})
 
-    def region_scores(self) -> list[dict]:
-        """Per-region scores, ranked by share of mass (largest first).
+    def region_scores(self, by: str = "share") -> list[dict]:
+        """Per-region scores, ranked by ``by`` = ``"share"`` of mass (large regions weigh more) or
+        ``"mean"`` (saliency per unit of canonical area), largest first.
 
         Each record: ``region``, ``rank`` (1 = most salient), ``mean`` (mean of valid texels;
         NaN if none is valid), ``share`` (the region's sum over valid texels / the sum over all
@@ -103,7 +104,9 @@ class CanonicalMap:
             recs.append({"region": name, "mean": s / n if n else float("nan"),
                          "share": s / total if total else float("nan"),
                          "coverage": n / max(int(sizes[i]), 1), "texels": n})
-        order = sorted(range(len(recs)), key=lambda k: -np.nan_to_num(recs[k]["share"], nan=-np.inf))
+        if by not in ("share", "mean"):
+            raise ShapeError(f"region_scores ranks by 'share' or 'mean'; got {by!r}")
+        order = sorted(range(len(recs)), key=lambda k: -np.nan_to_num(recs[k][by], nan=-np.inf))
         ranked = [recs[k] for k in order]
         for r, rec in enumerate(ranked, 1):
             rec["rank"] = r
