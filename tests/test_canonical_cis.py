@@ -121,3 +121,36 @@ def test_patch_splat_averages_overlapping_vertex_patches():
     assert scores["forehead"]["texels"] == 0
     with pytest.raises(ShapeError):
         splat_vertices(vals, splat="gaussian")
+
+
+def test_a_vertex_subset_gives_a_coarser_map_of_the_same_thing(obama):
+    from facewidget.canonical import vertex_subset
+
+    image, face = obama
+    model = mouth_model(face, image)
+    subset = vertex_subset(120)
+    assert len(subset) == 120 and len(np.unique(subset)) == 120
+    full = occlusion_drops(image, model, ClassLogit(0), face)
+    part = occlusion_drops(image, model, ClassLogit(0), face, vertices=subset)
+    np.testing.assert_allclose(part["drops"][subset], full["drops"][subset], rtol=1e-5, atol=1e-7)
+    assert np.isnan(np.delete(part["drops"], subset)).all()
+    cmap = canonical_image_saliency(image, model, ClassLogit(0), face, resolution=64, vertices=subset)
+    assert cmap.metadata["occluded_vertices"] == 120
+    scores = {r["region"]: r for r in cmap.region_scores()}
+    around_mouth = sum(scores[n]["share"] for n in ("upper_lip", "lower_lip", "chin", "left_cheek", "right_cheek"))
+    assert around_mouth > 0.9
+
+
+def test_fill_vertices_interpolates_smooth_fields_and_respects_unseen_vertices():
+    from facewidget.canonical import canonical_face, fill_vertices, vertex_subset
+
+    x = canonical_face().vertices[:, 0].astype(float)  # a smooth (linear) field, -7.7..7.7 cm
+    known = vertex_subset(150)
+    vals = np.full(468, np.nan)
+    vals[known] = x[known]
+    filled = fill_vertices(vals)
+    assert np.isfinite(filled).all() and np.abs(filled - x).mean() < 0.3
+    allowed = x < 0  # only the right half is seen
+    half = fill_vertices(vals, allowed=allowed)
+    assert np.isnan(half[~allowed & ~np.isin(np.arange(468), known)]).all()
+    assert np.isfinite(half[allowed]).all()

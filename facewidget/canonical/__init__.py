@@ -10,7 +10,7 @@
 
 from .atlas import UVAtlas, uv_atlas
 from .canonical_map import CanonicalMap
-from .cis import canonical_image_saliency, occlusion_drops, splat_vertices
+from .cis import canonical_image_saliency, fill_vertices, occlusion_drops, splat_vertices, vertex_subset
 from .compare import Comparison, compare, permutation_p_values
 from .evaluate import (ClassProbability, average_drop, chip_map_from_canonical, evaluate_maps,
                        increase_in_confidence, normalise_mass, win_percent)
@@ -43,6 +43,7 @@ __all__ = [
     "chip_map_from_canonical",
     "compare",
     "evaluate_maps",
+    "fill_vertices",
     "increase_in_confidence",
     "model_map",
     "normalise_mass",
@@ -57,6 +58,7 @@ __all__ = [
     "splat_vertices",
     "triangle_labels",
     "uv_atlas",
+    "vertex_subset",
     "visible_triangles",
     "win_percent",
 ]
