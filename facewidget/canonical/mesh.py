@@ -127,6 +127,20 @@ def _load(bundle: str) -> CanonicalFace:
 
 def canonical_face(landmarker: str | Path | None = None) -> CanonicalFace:
     """MediaPipe's canonical face (468 vertices with uv, 898 triangles) from the landmarker bundle."""
+    if landmarker is None:
+        return _default_face()
     from ..data import LANDMARKER
 
     return _load(str(LANDMARKER.path(landmarker)))
+
+
+@lru_cache(maxsize=1)
+def _default_face() -> CanonicalFace:
+    # Cached here because resolving the bundle verifies its sha256 (milliseconds), and the mesh is
+    # needed on every projection.
+    from ..data import LANDMARKER
+
+    face = _load(str(LANDMARKER.path(None)))
+    for arr in (face.vertices, face.uv, face.triangles):
+        arr.setflags(write=False)
+    return face

@@ -1,0 +1,171 @@
+"""Faithfulness metrics of saliency maps as in the Canonical Saliency Maps paper.
+
+For every image and every method the map is normalised to a common *mass* (the same fraction of
+the chip is removed for every method, so a map cannot win by covering more), the explanation
+image is ``chip · (1 − map)`` (the salient part is blacked out in proportion), and the model's
+score on it, O, is compared with the score on the clean chip, Y:
+
+* **Average Drop %** = mean(max(0, Y − O) / Y) · 100 — higher: the map found what the score
+  relies on (the paper's convention for occlusion of the salient part).
+* **% increase in confidence** = share of images with O > Y, · 100 — lower is better.
+* **Win %** = share of images on which a method gives the lowest O among the compared methods
+  (ties split evenly), · 100.
+
+Scores must be positive for Average Drop (use a class probability, see :class:`ClassProbability`,
+or a positive similarity). Maps are in chip space (B, h, w); photo-space maps go through
+:func:`facewidget.warp_to_chip` with the chips' transforms first.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import ShapeError
+
+DEFAULT_MASS = 0.15  # fraction of the chip removed by every map
+
+
+class ClassProbability:
+    """Softmax probability of one class (a positive score for Average Drop)."""
+
+    def __init__(self, index: int):
+        self.index = int(index)
+        self.__name__ = f"probability[{self.index}]"
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(output, dim=1)[:, self.index]
+
+
+def normalise_mass(maps, mass: float = DEFAULT_MASS, iterations: int = 50) -> np.ndarray:
+    """Scale each map so that ``mean(clip(s · map, 0, 1)) == mass`` (negative values count as 0).
+
+    Args:
+        maps: (B, h, w) or (h, w) maps, any scale. NaN counts as 0.
+        mass: target mean in (0, 1).
+    Returns:
+        float32 maps in [0, 1] with the given mean (all-zero maps stay zero).
+    """
+    m = np.asarray(maps, dtype=np.float64)
+    single = m.ndim == 2
+    if single:
+        m = m[None]
+    if m.ndim != 3:
+        raise ShapeError(f"maps must be (B, h, w) or (h, w); got {m.shape}")
+    if not 0 < mass < 1:
+        raise ShapeError(f"mass must be in (0, 1); got {mass}")
+    m = np.clip(np.nan_to_num(m, nan=0.0, posinf=0.0, neginf=0.0), 0, None)
+    peak = m.reshape(len(m), -1).max(1)
+    m = m / np.where(peak > 0, peak, 1.0)[:, None, None]
+    # bisection on the scale per map: mean(clip(s·m, 0, 1)) grows monotonically with s
+    lo = np.zeros(len(m))
+    hi = np.full(len(m), 1.0)
+    while True:  # grow hi until it reaches the mass (or saturates)
+        means = np.clip(hi[:, None, None] * m, 0, 1).mean((1, 2))
+        short = (means < mass) & (hi < 1e9)
+        if not short.any():
+            break
+        hi[short] *= 4
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        means = np.clip(mid[:, None, None] * m, 0, 1).mean((1, 2))
+        below = means < mass
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    out = np.clip(hi[:, None, None] * m, 0, 1).astype(np.float32)
+    out[peak <= 0] = 0
+    return out[0] if single else out
+
+
+def scores(model, target: Callable, chips: torch.Tensor, batch_size: int | None = None) -> np.ndarray:
+    """(B,) target values of chips (B, 3, h, w) in [0, 1]."""
+    bs = int(batch_size or getattr(model, "batch_size", 32) or 32)
+    out = []
+    with torch.no_grad():
+        for i in range(0, chips.shape[0], bs):
+            v = target(model.forward_chips(chips[i:i + bs]))
+            if v.ndim != 1 or v.shape[0] != min(bs, chips.shape[0] - i):
+                raise ShapeError(f"a target must map the network output to a (B,) tensor; got {tuple(v.shape)}")
+            out.append(v.detach().to("cpu", torch.float64))
+    return torch.cat(out).numpy()
+
+
+def explanation_images(chips: torch.Tensor, maps: np.ndarray) -> torch.Tensor:
+    """``chips · (1 − maps)``: chips (B, 3, h, w) in [0, 1], maps (B, h, w) in [0, 1]."""
+    m = torch.as_tensor(np.asarray(maps), dtype=chips.dtype, device=chips.device)
+    if m.shape != (chips.shape[0], *chips.shape[-2:]):
+        raise ShapeError(f"maps {tuple(m.shape)} do not match chips {tuple(chips.shape)}")
+    return chips * (1 - m[:, None])
+
+
+def average_drop(clean, explained) -> float:
+    """mean(max(0, Y − O) / Y) · 100 over images; Y must be > 0."""
+    y, o = np.asarray(clean, np.float64), np.asarray(explained, np.float64)
+    if y.shape != o.shape or y.ndim != 1 or not len(y):
+        raise ShapeError(f"clean and explained scores must be equal-length 1-D; got {y.shape} and {o.shape}")
+    if (y <= 0).any():
+        raise ShapeError(f"Average Drop needs positive clean scores (Y > 0); {int((y <= 0).sum())} are not. "
+                         "Use a probability (ClassProbability) or a positive similarity")
+    return float(np.mean(np.maximum(0.0, y - o) / y) * 100)
+
+
+def increase_in_confidence(clean, explained) -> float:
+    """Share of images whose score rises on the explanation image (O > Y), in %."""
+    y, o = np.asarray(clean, np.float64), np.asarray(explained, np.float64)
+    if y.shape != o.shape or y.ndim != 1 or not len(y):
+        raise ShapeError(f"clean and explained scores must be equal-length 1-D; got {y.shape} and {o.shape}")
+    return float(np.mean(o > y) * 100)
+
+
+def win_percent(explained: dict) -> dict:
+    """``{method: % of images where it gives the lowest O}``; ties are split evenly."""
+    names = list(explained)
+    if not names:
+        raise ShapeError("win_percent needs at least one method")
+    o = np.stack([np.asarray(explained[n], np.float64) for n in names])
+    if o.ndim != 2:
+        raise ShapeError("each method's scores must be 1-D and equally long")
+    best = o == o.min(0, keepdims=True)
+    share = best / best.sum(0, keepdims=True)
+    return {n: float(share[i].mean() * 100) for i, n in enumerate(names)}
+
+
+def chip_map_from_canonical(cmap, face, transform, chip_size) -> np.ndarray:
+    """A canonical map (e.g. a CIS or a model map) as a chip-space map of ``face``: translated onto
+    the face's photo, then warped with the chip's photo→chip ``transform`` (2, 3) into
+    ``chip_size`` (h, w). Unseen and off-face pixels are 0."""
+    from ..align import warp_to_chip
+
+    photo = cmap.translate(face, face.image_size, fill=0.0)
+    return np.asarray(warp_to_chip(photo, np.asarray(transform), tuple(chip_size)), dtype=np.float32)
+
+
+def evaluate_maps(model, target: Callable, chips: torch.Tensor, maps: dict, *, mass: float = DEFAULT_MASS) -> list[dict]:
+    """Average Drop %, % increase in confidence and Win % of several methods on the same chips.
+
+    Args:
+        model: :class:`~facewidget.models.base.FaceModel`. target: network output → (B,)
+            positive score (e.g. :class:`ClassProbability`).
+        chips: (B, 3, h, w) float in [0, 1] (e.g. ``model.align(...).chips``).
+        maps: ``{method name: (B, h, w) chip-space maps}`` from any method.
+        mass: fraction of each chip every map removes after :func:`normalise_mass`.
+    Returns:
+        one record per method: ``method``, ``average_drop``, ``increase_in_confidence``,
+        ``win``, ``n``, ``mass``; sorted by Average Drop (highest first).
+    """
+    chips = model.check_chips(chips)
+    if not maps:
+        raise ShapeError("evaluate_maps needs at least one method's maps")
+    y = scores(model, target, chips)
+    explained = {}
+    for name, m in maps.items():
+        arr = np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=np.float64)
+        if arr.shape != (chips.shape[0], *chips.shape[-2:]):
+            raise ShapeError(f"maps of {name!r} are {arr.shape}; expected {(chips.shape[0], *chips.shape[-2:])}")
+        explained[name] = scores(model, target, explanation_images(chips, normalise_mass(arr, mass)))
+    wins = win_percent(explained)
+    recs = [{"method": n, "average_drop": average_drop(y, o), "increase_in_confidence": increase_in_confidence(y, o),
+             "win": wins[n], "n": int(len(y)), "mass": float(mass)} for n, o in explained.items()]
+    return sorted(recs, key=lambda r: -r["average_drop"])

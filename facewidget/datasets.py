@@ -1,0 +1,245 @@
+"""Face data sets: an image folder, an LFW-style tree with ``pairs.txt``, a CSV of paths and labels.
+
+Iterating a :class:`FaceDataset` yields :class:`FaceSample` records (photo, largest face, labels),
+with a tqdm progress bar. A file that cannot be read or has no detectable face is **reported,
+never dropped silently**: it is appended to ``dataset.skipped`` as a :class:`Skipped` record (path
+and reason) and a warning is issued for it.
+
+LFW's ``pairs.txt``: a header line (``N`` or ``folds N``: each fold holds N matched pairs then N
+mismatched ones, as in ``pairsDevTrain.txt`` and the 10-fold ``pairs.txt``), then one pair per line, either
+``name n1 n2`` (two photos of one person: ``name/name_{n1:04d}.jpg`` and ``name/name_{n2:04d}.jpg``)
+or ``name1 n1 name2 n2`` (two people). Fields are separated by tabs or spaces.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .errors import FacewidgetError, ImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class DatasetError(FacewidgetError, ValueError):
+    """A data set's layout or index file is malformed (missing folder, bad pairs/CSV line)."""
+
+
+class SkippedImageWarning(UserWarning):
+    """An image of a data set was skipped (unreadable, or no face found)."""
+
+
+@dataclass
+class FaceSample:
+    """One usable image of a data set.
+
+    Attributes:
+        path: the file. image: RGB uint8 (H, W, 3). face: the largest detected
+        :class:`~facewidget.faces.Face`. labels: the entry's labels (CSV columns, ``identity``).
+    """
+
+    path: Path
+    image: np.ndarray
+    face: object
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An image that was not used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A verification pair of an LFW-style tree."""
+
+    a: Path
+    b: Path
+    same: bool
+
+
+class FaceDataset:
+    """Entries (path + labels), loaded and face-detected lazily while iterating.
+
+    Args:
+        entries: list of (path, labels dict).
+        detector: callable photo → list of faces, largest first (default
+            :func:`facewidget.detect_faces`).
+        progress: show a tqdm bar while iterating.
+        name: shown on the progress bar.
+    Attributes:
+        skipped: :class:`Skipped` records of the last iteration (reset at each new iteration).
+    """
+
+    def __init__(self, entries: list[tuple[Path, dict]], *, detector: Callable | None = None, progress: bool = True,
+                 name: str = "images"):
+        self.entries = [(Path(p), dict(labels)) for p, labels in entries]
+        self.detector = detector
+        self.progress = progress
+        self.name = name
+        self.skipped: list[Skipped] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} {self.name})"
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p, _ in self.entries]
+
+    def load(self, path: Path, labels: dict | None = None) -> FaceSample | Skipped:
+        """One entry as a :class:`FaceSample`, or a :class:`Skipped` saying why not."""
+        from .faces import detect_faces
+        from .io import load_image
+
+        try:
+            image = load_image(path)
+        except (ImageError, OSError) as exc:
+            return Skipped(Path(path), f"unreadable image: {exc}")
+        try:
+            faces = (self.detector or detect_faces)(image)
+        except FacewidgetError as exc:
+            return Skipped(Path(path), f"face detection failed: {exc}")
+        if not faces:
+            return Skipped(Path(path), "no face detected")
+        return FaceSample(Path(path), image, faces[0], dict(labels or {}))
+
+    def __iter__(self) -> Iterator[FaceSample]:
+        from tqdm.auto import tqdm
+
+        self.skipped = []
+        for path, labels in tqdm(self.entries, desc=self.name, disable=not self.progress, unit="img"):
+            item = self.load(path, labels)
+            if isinstance(item, Skipped):
+                self.skipped.append(item)
+                warnings.warn(f"skipped {item.path}: {item.reason}", SkippedImageWarning, stacklevel=2)
+                continue
+            yield item
+
+
+class LFWDataset(FaceDataset):
+    """An LFW-style tree: ``root/name/name_0001.jpg`` (+ ``pairs``, parsed from ``pairs.txt``)."""
+
+    def __init__(self, entries, pairs: list[Pair], **kwargs):
+        super().__init__(entries, **kwargs)
+        self.pairs = pairs
+
+
+def _image_files(root: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def image_folder(root, *, recursive: bool = True, **kwargs) -> FaceDataset:
+    """Every image file under ``root`` (sorted; label ``folder`` = the parent folder name)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"image folder {root} does not exist or is not a folder")
+    files = _image_files(root, recursive)
+    if not files:
+        raise DatasetError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
+    kwargs.setdefault("name", root.name)
+    return FaceDataset([(p, {"folder": p.parent.name}) for p in files], **kwargs)
+
+
+def lfw_image_path(root: Path, name: str, number: int) -> Path:
+    """``root/name/name_{number:04d}.jpg``, LFW's naming."""
+    return Path(root) / name / f"{name}_{int(number):04d}.jpg"
+
+
+def parse_pairs(path, root=None) -> list[Pair]:
+    """Pairs of an LFW ``pairs.txt`` (see the module docstring); paths are under ``root``
+    (default: the file's folder). Raises :class:`DatasetError` on a malformed line."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise DatasetError(f"cannot read pairs file {path}: {exc}") from exc
+    if not lines:
+        raise DatasetError(f"pairs file {path} is empty")
+    header = lines[0].split()
+    if not header or not all(h.isdigit() for h in header) or len(header) > 2:
+        raise DatasetError(f"{path}:1: expected a header of counts ('N' or 'folds N'); got {lines[0]!r}")
+    pairs = []
+    for no, line in enumerate(lines[1:], start=2):
+        f = line.split()
+        if not f:
+            continue
+        try:
+            if len(f) == 3:
+                pairs.append(Pair(lfw_image_path(root, f[0], int(f[1])), lfw_image_path(root, f[0], int(f[2])), True))
+            elif len(f) == 4:
+                pairs.append(Pair(lfw_image_path(root, f[0], int(f[1])), lfw_image_path(root, f[2], int(f[3])), False))
+            else:
+                raise ValueError(f"{len(f)} fields")
+        except ValueError as exc:
+            raise DatasetError(f"{path}:{no}: expected 'name n1 n2' or 'name1 n1 name2 n2'; got {line!r} ({exc})") from None
+    folds, per_fold = (1, int(header[0])) if len(header) == 1 else (int(header[0]), int(header[1]))
+    expected = 2 * folds * per_fold  # each fold: per_fold matched, then per_fold mismatched pairs
+    if len(pairs) != expected:
+        raise DatasetError(f"{path}: header says {folds} fold(s) × {per_fold} matched + {per_fold} mismatched "
+                           f"= {expected} pairs, found {len(pairs)}")
+    return pairs
+
+
+def lfw(root, pairs: str | Path | None = "pairs.txt", **kwargs) -> LFWDataset:
+    """An LFW-style tree. Entries are all images (label ``identity`` = the person's folder).
+
+    Pairs whose image files are missing raise :class:`DatasetError` (a broken tree would
+    silently bias verification results otherwise). ``pairs=None`` skips the pairs file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"LFW root {root} does not exist or is not a folder")
+    files = [p for p in _image_files(root, recursive=True) if p.parent.parent == root]
+    if not files:
+        raise DatasetError(f"no images in person folders under {root} (expected root/name/name_0001.jpg)")
+    pair_list: list[Pair] = []
+    if pairs is not None:
+        pairs_path = Path(pairs) if Path(pairs).is_absolute() else root / pairs
+        pair_list = parse_pairs(pairs_path, root)
+        missing = sorted({str(p) for pr in pair_list for p in (pr.a, pr.b) if not p.is_file()})
+        if missing:
+            raise DatasetError(f"{len(missing)} images named in {pairs_path.name} are missing, e.g. {missing[:3]}")
+    kwargs.setdefault("name", root.name)
+    return LFWDataset([(p, {"identity": p.parent.name}) for p in files], pair_list, **kwargs)
+
+
+def csv_dataset(path, *, path_column: str = "path", label_columns: list[str] | None = None, root=None,
+                **kwargs) -> FaceDataset:
+    """Images listed in a CSV with a header row; relative paths are under ``root`` (default: the
+    CSV's folder). Labels: ``label_columns`` (default: every other column), as strings."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or path_column not in reader.fieldnames:
+                raise DatasetError(f"{path}: no {path_column!r} column (columns: {reader.fieldnames})")
+            cols = label_columns if label_columns is not None else [c for c in reader.fieldnames if c != path_column]
+            unknown = [c for c in cols if c not in reader.fieldnames]
+            if unknown:
+                raise DatasetError(f"{path}: unknown label columns {unknown}")
+            entries = []
+            for no, row in enumerate(reader, start=2):
+                if not row.get(path_column):
+                    raise DatasetError(f"{path}:{no}: empty {path_column!r}")
+                p = Path(row[path_column])
+                entries.append((p if p.is_absolute() else root / p, {c: row[c] for c in cols}))
+    except OSError as exc:
+        raise DatasetError(f"cannot read CSV {path}: {exc}") from exc
+    if not entries:
+        raise DatasetError(f"{path}: no rows")
+    kwargs.setdefault("name", path.stem)
+    return FaceDataset(entries, **kwargs)
