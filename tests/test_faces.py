@@ -9,7 +9,7 @@ from PIL import Image
 import facewidget as fw
 from facewidget.faces.detect import pose_from_matrix
 
-from conftest import PORTRAITS
+from .conftest import PORTRAITS
 
 # Mesh indices used for plausibility: eye centres (iris), nose tip, mouth centre (upper/lower lip).
 IRIS_R, IRIS_L, NOSE_TIP, LIP_UP, LIP_LOW = 468, 473, 1, 13, 14
