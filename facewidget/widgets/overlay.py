@@ -32,6 +32,8 @@ class OverlayView(FaceWidget):
         image: RGB uint8 (H, W, 3) photo.
         values: the map: (H, W) on the photo's grid (cropped to its non-zero support for
             transport), or any (h, w) grid placed by ``affine`` (2x3, map pixel → photo pixel).
+        affine: where maps that are not on the photo's grid go, also for later maps (live runs);
+            for an explained face it is the inverse of its photo→chip transform.
         encoding: ``"float16"`` or ``"uint8"`` on the wire.
     """
 
@@ -57,6 +59,8 @@ class OverlayView(FaceWidget):
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._image: np.ndarray | None = None
         self._chip_affine: np.ndarray | None = None
+        if affine is not None:
+            self._chip_affine = np.asarray(affine, np.float64).reshape(2, 3)
         if image is not None:
             self.set_photo(image)
         if values is not None:

@@ -123,7 +123,6 @@ class PairView(FaceWidget):
         from ..align import DLIB_5, align_faces
 
         template = template or DLIB_5
-        self._chip_shape = (template.size[1], template.size[0]) if hasattr(template, "size") else None
         for side in SIDES:
             aligned = align_faces(self._images[side], [self._faces[side]], template)
             self._chip_affines[side] = invert_affine(np.asarray(aligned.transforms[0], np.float64))
