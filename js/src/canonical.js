@@ -4,7 +4,7 @@
 import { meshAnnotator } from "./annotate.js";
 import { decodeMap, float32Array, uint16Array } from "./buffers.js";
 import { lut, scaleValues } from "./colormap.js";
-import { canvas, h, listen, onModel } from "./dom.js";
+import { canvas, canvasPoint, h, listen, onModel } from "./dom.js";
 import { clamp, hitTriangle, meshFrame, triangleOrientation, triangleRegions } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
 import { liveControls } from "./live.js";
@@ -132,8 +132,7 @@ export function renderCanonical({ model, el }) {
   disposers.push(
     listen(cv, "pointermove", (e) => {
       if (!frame) return;
-      const r = cv.getBoundingClientRect();
-      const x = e.clientX - r.left, y = e.clientY - r.top;
+      const [x, y] = canvasPoint(cv, e);
       const t = hitTriangle(frame, tris, x, y);
       const reg = t >= 0 && triRegion ? triRegion[t] : -1;
       root.dataset.hoverRegion = reg >= 0 ? regions[reg].name : "";

@@ -73,3 +73,15 @@ export function canvas(width, height, cls = "fw-canvas") {
   }
   return { canvas: c, ctx };
 }
+
+/**
+ * Pointer position in the canvas's own pixels (the canvas may be scaled by CSS, e.g. max-width).
+ */
+export function canvasPoint(cv, e) {
+  const r = cv.getBoundingClientRect();
+  const left = r.left + (cv.clientLeft || 0);
+  const top = r.top + (cv.clientTop || 0);
+  const fx = cv.clientWidth ? cv.width / cv.clientWidth : 1;
+  const fy = cv.clientHeight ? cv.height / cv.clientHeight : 1;
+  return [(e.clientX - left) * fx, (e.clientY - top) * fy];
+}

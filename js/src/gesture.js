@@ -1,17 +1,16 @@
+import { canvasPoint } from "./dom.js";
+
 // Pointer gestures. A gesture updates the model locally on every move (model.set, no traffic) and
 // the view commits once at the end (one model.save_changes per gesture).
 
 /**
  * Track drags on `target`. onStart(point, event) returns a gesture object
  * {move(point, dx, dy), end(point, moved)} or null to ignore the press. Points are in the target's
- * CSS pixels relative to its top-left corner. Returns a dispose function.
+ * own pixels (canvas pixels, whatever CSS scaling) from its top-left corner. Returns a dispose function.
  */
 export function trackDrags(target, onStart, { clickSlop = 4 } = {}) {
   let active = null;
-  const local = (e) => {
-    const r = target.getBoundingClientRect();
-    return [e.clientX - r.left, e.clientY - r.top];
-  };
+  const local = (e) => canvasPoint(target, e);
   const down = (e) => {
     if (e.button !== undefined && e.button !== 0) return;
     const p = local(e);

@@ -1,7 +1,7 @@
 // PairView: both photos, similar / dissimilar / difference maps (toggle or side by side), linked
 // hover through the face mesh, score, decision and a threshold slider.
 import { decodeMap, float32Array, uint16Array } from "./buffers.js";
-import { button, h, listen, onModel, slider } from "./dom.js";
+import { button, canvasPoint, h, listen, onModel, slider } from "./dom.js";
 import { mapThroughMesh } from "./geometry.js";
 import { liveControls } from "./live.js";
 import { mapBitmap, photoPanel } from "./photo.js";
@@ -115,7 +115,7 @@ export function renderPair({ model, el }) {
     panels = [];
     for (const s of SIDES) {
       for (const kind of kindsShown()) {
-        const panel = photoPanel(side ? 300 : 380);
+        const panel = photoPanel(side ? 260 : 340);
         panel.canvas.dataset.side = s;
         panel.canvas.dataset.kind = kind;
         const p = { side: s, kind, panel, bitmap: null, affine: null };
@@ -124,8 +124,7 @@ export function renderPair({ model, el }) {
         grid.appendChild(h("div", { class: "fw-pair-cell" }, [panel.canvas, caption]));
         panelDisposers.push(
           listen(panel.canvas, "pointermove", (e) => {
-            const r = panel.canvas.getBoundingClientRect();
-            const pt = panel.toPhoto(e.clientX - r.left, e.clientY - r.top);
+            const pt = panel.toPhoto(...canvasPoint(panel.canvas, e));
             const other = s === "a" ? "b" : "a";
             let q = null;
             if (lm[s] && lm[other] && tris) {
@@ -134,6 +133,7 @@ export function renderPair({ model, el }) {
             }
             hover = { side: s, p: pt, q };
             root.dataset.hoverSide = s;
+            root.dataset.hover = `${pt[0].toFixed(1)},${pt[1].toFixed(1)}`;
             root.dataset.linked = q ? `${q[0].toFixed(1)},${q[1].toFixed(1)}` : "";
             paint();
           }),
