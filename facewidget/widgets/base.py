@@ -189,16 +189,24 @@ class FaceWidget(anywidget.AnyWidget):
             data["text/plain"] = f"{data.get('text/plain', '')} (no static picture: {e})"
         return bundle
 
+    def _bundle_and_metadata(self) -> tuple[dict, dict]:
+        bundle = self._repr_mimebundle_()
+        if isinstance(bundle, tuple):
+            return bundle[0], (bundle[1] or {})
+        return bundle, {}
+
     def _ipython_display_(self, **kwargs):
         from IPython.display import display
 
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
-        display(self._repr_mimebundle_(), raw=True, display_id=display_id)
+        data, metadata = self._bundle_and_metadata()
+        display(data, metadata=metadata, raw=True, display_id=display_id)
 
     def refresh_static(self) -> None:
-        """Re-render the PNG fallback of every output that displayed this view."""
+        """Re-render the PNG fallback of every output that displayed this view (its state now)."""
         from IPython.display import update_display
 
+        data, metadata = self._bundle_and_metadata()
         for did in self._display_ids:
-            update_display(self._repr_mimebundle_(), raw=True, display_id=did)
+            update_display(data, metadata=metadata, raw=True, display_id=did)

@@ -181,6 +181,26 @@ def crop_photo_map(values: np.ndarray, margin: int = 2) -> tuple[np.ndarray, np.
     return values[y0:y1, x0:x1], np.array([[1.0, 0, x0], [0, 1.0, y0]])
 
 
+def face_view_box(face, image_shape, margin: float = 1.8) -> list[float]:
+    """A square photo box ``[x0, y0, x1, y1]`` around a face (its box enlarged ``margin`` times),
+    clipped to the photo: what the views zoom to."""
+    x0, y0, x1, y1 = (float(v) for v in face.box)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = max(x1 - x0, y1 - y0) * margin / 2
+    h, w = image_shape[:2]
+    return [max(-0.5, cx - half), max(-0.5, cy - half), min(w - 0.5, cx + half), min(h - 0.5, cy + half)]
+
+
+def crop_view(picture: np.ndarray, box: list[float] | None) -> np.ndarray:
+    """The part of a photo-sized picture inside ``box`` (photo pixels); the whole picture when empty."""
+    if not box:
+        return picture
+    h, w = picture.shape[:2]
+    x0, y0 = max(0, int(round(box[0] + 0.5))), max(0, int(round(box[1] + 0.5)))
+    x1, y1 = min(w, int(round(box[2] + 0.5))), min(h, int(round(box[3] + 0.5)))
+    return picture[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else picture
+
+
 def decode_payload(payload: dict) -> np.ndarray:
     """Inverse of :func:`map_payload` (float32), as the front end decodes it."""
     shape = tuple(payload["shape"])

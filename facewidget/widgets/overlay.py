@@ -10,8 +10,8 @@ import traitlets as t
 from ..errors import ShapeError
 from .base import FaceWidget
 from .colormap import SCALE_MODES, colormap_names
-from .encode import (affine_box, box_affine, check_map, check_photo, compose_affine, crop_photo_map,
-                     decode_payload, invert_affine, map_payload, png_bytes)
+from .encode import (affine_box, box_affine, check_map, check_photo, compose_affine, crop_photo_map, crop_view,
+                     decode_payload, face_view_box, invert_affine, map_payload, png_bytes)
 from .render import overlay_on_photo
 
 
@@ -43,6 +43,8 @@ class OverlayView(FaceWidget):
     overlay = t.Dict(allow_none=True, default_value=None).tag(sync=True)
     overlay_box = t.List(t.Float(), default_value=[]).tag(sync=True)
     natural_box = t.List(t.Float(), default_value=[]).tag(sync=True)
+    #: the part of the photo shown, photo pixels [x0, y0, x1, y1]; empty = the whole photo
+    view_box = t.List(t.Float(), default_value=[]).tag(sync=True)
     map_names = t.List(t.Unicode()).tag(sync=True)
     map_name = t.Unicode("").tag(sync=True)
     title = t.Unicode("").tag(sync=True)
@@ -50,7 +52,7 @@ class OverlayView(FaceWidget):
     colormap = _colormap_trait("inferno")
     diverging_colormap = _colormap_trait("rdbu")
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
-    threshold = t.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    threshold = t.Float(0.05, min=0.0, max=1.0).tag(sync=True)
 
     def __init__(self, image: Any = None, values: Any = None, *, affine: Any = None, encoding: str = "float16",
                  **kwargs):
@@ -74,6 +76,12 @@ class OverlayView(FaceWidget):
         view.set_explained(explained, name)
         return view
 
+    def zoom(self, face=None, margin: float = 1.8) -> None:
+        """Show the region around ``face`` (default: the explained face); ``zoom(None)`` without a
+        face shows the whole photo."""
+        face = face if face is not None else getattr(self, "_face", None)
+        self.view_box = [] if face is None or self._image is None else face_view_box(face, self._image.shape, margin)
+
     def set_photo(self, image: Any) -> None:
         img = check_photo(image)
         self._image = img
@@ -88,6 +96,8 @@ class OverlayView(FaceWidget):
         if not face.maps:
             raise ShapeError("the explained face has no maps")
         self.set_photo(face.image)
+        self._face = face.face
+        self.view_box = face_view_box(face.face, face.image.shape)
         self._chip_affine = invert_affine(face.transform)
         maps = {k: (check_map(v, k), self._chip_affine) for k, v in face.maps.items()}
         name = name or ("saliency" if "saliency" in maps else next(iter(maps)))
@@ -159,8 +169,8 @@ class OverlayView(FaceWidget):
         if self._image is None:
             return np.full((64, 64, 3), 255, np.uint8)
         if self.overlay is None:
-            return self._image
+            return crop_view(self._image, self.view_box)
         values, aff = self.current_map()
-        return overlay_on_photo(self._image, values, aff, colormap=self.colormap,
-                                diverging_colormap=self.diverging_colormap, scale=self.scale,
-                                threshold=self.threshold, opacity=self.opacity)
+        return crop_view(overlay_on_photo(self._image, values, aff, colormap=self.colormap,
+                                          diverging_colormap=self.diverging_colormap, scale=self.scale,
+                                          threshold=self.threshold, opacity=self.opacity), self.view_box)

@@ -12,8 +12,8 @@ import traitlets as t
 from ..errors import ShapeError
 from .base import FaceWidget
 from .colormap import SCALE_MODES
-from .encode import (check_map, check_photo, crop_photo_map, decode_payload, float32_bytes, invert_affine,
-                     map_payload, png_bytes, uint16_bytes)
+from .encode import (check_map, check_photo, crop_photo_map, crop_view, decode_payload, face_view_box,
+                     float32_bytes, invert_affine, map_payload, png_bytes, uint16_bytes)
 from .overlay import _colormap_trait
 from .render import overlay_on_photo, side_by_side
 
@@ -49,7 +49,8 @@ class PairView(FaceWidget):
     triangle of the other face's mesh. ``threshold`` (native units) moves the decision: the view
     shows ``score``, ``decision`` (``"same"`` / ``"different"``) and a slider over ``threshold_range``.
 
-    Build it from a :class:`~facewidget.explain.PairExplanation`, or from two photos
+    Each photo is shown around its face (``view_box_a``/``view_box_b``; ``zoom=False`` or ``[]``
+    shows the whole photo). Build it from a :class:`~facewidget.explain.PairExplanation`, or from two photos
     (:meth:`from_photos`) and fill it with a live run (:meth:`run`).
     """
 
@@ -58,6 +59,9 @@ class PairView(FaceWidget):
     photo_b = t.Bytes(b"").tag(sync=True)
     size_a = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
     size_b = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    #: shown part of each photo, photo pixels [x0, y0, x1, y1] (default: around the face); [] = all
+    view_box_a = t.List(t.Float(), default_value=[]).tag(sync=True)
+    view_box_b = t.List(t.Float(), default_value=[]).tag(sync=True)
     landmarks_a = t.Bytes(b"").tag(sync=True)
     landmarks_b = t.Bytes(b"").tag(sync=True)
     triangles = t.Bytes(b"").tag(sync=True)
@@ -73,12 +77,13 @@ class PairView(FaceWidget):
     colormap = _colormap_trait("inferno")
     diverging_colormap = _colormap_trait("rdbu")
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
-    map_threshold = t.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    map_threshold = t.Float(0.05, min=0.0, max=1.0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
-    def __init__(self, explanation=None, *, encoding: str = "float16", **kwargs):
+    def __init__(self, explanation=None, *, encoding: str = "float16", zoom: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._encoding = encoding
+        self._zoom = zoom
         self._images: dict[str, np.ndarray] = {}
         self._chip_affines: dict[str, np.ndarray | None] = {"a": None, "b": None}
         self._faces: dict[str, Any] = {}
@@ -116,6 +121,7 @@ class PairView(FaceWidget):
         with self.hold_sync():
             setattr(self, f"photo_{side}", png_bytes(image))
             setattr(self, f"size_{side}", [int(image.shape[1]), int(image.shape[0])])
+            setattr(self, f"view_box_{side}", face_view_box(face, image.shape) if self._zoom else [])
             setattr(self, f"landmarks_{side}", float32_bytes(lm[:, :3] if lm.shape[1] >= 3 else
                                                             np.pad(lm, ((0, 0), (0, 1)))))
 
@@ -239,5 +245,5 @@ class PairView(FaceWidget):
                     img = overlay_on_photo(img, values, np.asarray(aff).reshape(2, 3), colormap=self.colormap,
                                            diverging_colormap=self.diverging_colormap, scale=scale,
                                            threshold=self.map_threshold, opacity=self.opacity)
-                tiles.append(img)
+                tiles.append(crop_view(img, getattr(self, f"view_box_{side}")))
         return side_by_side(tiles)

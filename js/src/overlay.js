@@ -108,7 +108,11 @@ export function renderOverlay({ model, el }) {
     title.textContent = model.get("title") || "";
   };
 
-  const loadPhoto = () => panel.setPhoto(model.get("photo"), model.get("photo_size")).then(paint, () => {});
+  const loadPhoto = () => {
+    const done = panel.setPhoto(model.get("photo"), model.get("photo_size"));
+    panel.setView(model.get("view_box"));
+    return done.then(paint, () => {});
+  };
   disposers.push(
     onModel(model, "change:photo", loadPhoto),
     onModel(model, "change:overlay", () => {
@@ -117,6 +121,7 @@ export function renderOverlay({ model, el }) {
       paint();
     }),
     onModel(model, "change:overlay_box", paint),
+    onModel(model, "change:view_box", () => { panel.setView(model.get("view_box")); paint(); }),
     onModel(model, "change:annotations", paint),
     ...["opacity", "threshold", "colormap", "diverging_colormap", "scale"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); syncControls(); })),

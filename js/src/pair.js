@@ -144,8 +144,11 @@ export function renderPair({ model, el }) {
     rebuildBitmaps();
     for (const s of SIDES) {
       const mine = panels.filter((p) => p.side === s);
-      Promise.all(mine.map((p) => p.panel.setPhoto(model.get(`photo_${s}`), model.get(`size_${s}`))))
-        .then(() => { loaded[s] = true; paint(); }, () => {});
+      Promise.all(mine.map((p) => {
+        const done = p.panel.setPhoto(model.get(`photo_${s}`), model.get(`size_${s}`));
+        p.panel.setView(model.get(`view_box_${s}`));
+        return done;
+      })).then(() => { loaded[s] = true; paint(); }, () => {});
     }
   }
 
@@ -198,6 +201,10 @@ export function renderPair({ model, el }) {
     onModel(model, "change:mode", () => { syncControls(); buildPanels(); }),
     onModel(model, "change:layout", () => { syncControls(); buildPanels(); }),
     ...["photo_a", "photo_b", "size_a", "size_b"].map((k) => onModel(model, `change:${k}`, buildPanels)),
+    ...SIDES.map((s) => onModel(model, `change:view_box_${s}`, () => {
+      panels.filter((p) => p.side === s).forEach((p) => p.panel.setView(model.get(`view_box_${s}`)));
+      paint();
+    })),
     ...["landmarks_a", "landmarks_b", "triangles"].map((k) => onModel(model, `change:${k}`, decodeLandmarks)),
     ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmaps(); paint(); })),

@@ -92,3 +92,20 @@ describe("canonical face frame", () => {
     expect(f1.sx[centre]).toBeGreaterThan(f0.sx[centre]);
   });
 });
+
+describe("photo panel zoom", async () => {
+  const { photoPanel, viewBox } = await import("../src/photo.js");
+  it("maps photo points to canvas pixels and back inside a view box", () => {
+    const p = photoPanel(300);
+    p.setPhoto(null, [1000, 800]);
+    expect(p.canvas.width).toBe(300); // whole photo, shrunk
+    expect(p.toCanvas(-0.5, -0.5)).toEqual([0, 0]);
+    p.setView([399.5, 199.5, 499.5, 349.5]); // 100 x 150 photo pixels, enlarged 3x at most
+    expect(p.scale).toBe(3);
+    expect([p.canvas.width, p.canvas.height]).toEqual([300, 450]);
+    const c = p.toCanvas(450, 300);
+    expect(c).toEqual([151.5, 301.5]);
+    expect(p.toPhoto(...c)).toEqual([450, 300]);
+    expect(viewBox([5, 5, 1, 1], [10, 10])).toEqual([-0.5, -0.5, 9.5, 9.5]);
+  });
+});

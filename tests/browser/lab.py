@@ -147,6 +147,10 @@ class Notebook:
           const c = window.jupyterapp.shell.currentWidget.content.widgets[{index}];
           return c.model.executionCount !== null && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle';
         }}""", timeout=timeout * 1000, polling=100)
+        errors = self.page.evaluate("""(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs
+          .toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)""", index)
+        if errors:
+            raise AssertionError(f"cell {index} failed: {errors}")
 
     def kernel(self, code: str) -> str:
         """Execute ``code`` in the notebook's kernel (not in a cell); returns its stdout. Raises on error."""

@@ -119,12 +119,12 @@ def test_pair_view_renders_with_linked_hover_and_threshold(nb):
     page = nb.page
     nose_a = _kernel_value(nb, "face.landmarks[NOSE_TIP, :2].tolist()")
     nose_b = _kernel_value(nb, "face_b.landmarks[NOSE_TIP, :2].tolist()")
-    W = _kernel_value(nb, "pv.size_a")[0]
+    vb = _kernel_value(nb, "pv.view_box_a")  # the view zooms to the face
     canvas = root.locator("canvas[data-side=a]")
     canvas.scroll_into_view_if_needed()
     cb = canvas.bounding_box()
-    scale = (cb["width"] - 2) / W
-    page.mouse.move(cb["x"] + 1 + (nose_a[0] + 0.5) * scale, cb["y"] + 1 + (nose_a[1] + 0.5) * scale)
+    scale = (cb["width"] - 2) / (vb[2] - vb[0])
+    page.mouse.move(cb["x"] + 1 + (nose_a[0] - vb[0]) * scale, cb["y"] + 1 + (nose_a[1] - vb[1]) * scale)
     page.wait_for_function("(r) => r.dataset.linked", arg=root.element_handle(), timeout=10_000)
     linked = [float(v) for v in root.get_attribute("data-linked").split(",")]
     # the hovered point's barycentric coordinates carried to face B land on B's nose tip
