@@ -346,3 +346,60 @@ def test_annotation_json_is_versioned(obama):
     view.add_annotation(kind="mesh", regions=["nose"], triangles=[1, 2], label="n")
     data = json.loads(view.to_json())
     assert data["version"] == 1 and data["annotations"][0]["target"] == "canonical"
+
+
+def test_pair_live_run_places_chip_maps_and_ends_with_the_explanation(sample_images, sample_faces):
+    from facewidget import DLIB_5
+    from tests.widget_data import to_chip
+
+    img_a, img_b = sample_images["obama"], sample_images["biden"]
+    face_a, face_b = sample_faces["obama"][0], sample_faces["biden"][0]
+    view = PairView.from_photos(img_a, img_b, face_a, face_b)
+    final = pair_explanation(img_a, face_a, img_b, face_b)
+
+    class ModelLike:  # run() takes the chip geometry from the model's alignment template
+        class config:
+            @staticmethod
+            def alignment_template():
+                return DLIB_5
+
+    def sharpening(a, b, model, progress, cancel, steps=5):
+        """Chip-space bumps at each face's nose tip that sharpen step by step."""
+        for k in range(1, steps + 1):
+            maps = {}
+            for side, ef in (("a", final.a), ("b", final.b)):
+                centre = to_chip(ef.transform, ef.face.landmarks[NOSE_TIP])
+                maps[f"{side}/similar"] = gaussian((150, 150), centre, 40.0 / k)
+            progress(maps, k, steps)
+            time.sleep(0.12)
+        return final
+
+    run = view.run(sharpening, img_a, img_b, ModelLike())
+    assert run.wait(30) is final
+    assert view.live_updates >= 2 and view.progress == [5, 5]
+    assert view.explanation is final and view.decision == "same"
+    for side, face in (("a", face_a), ("b", face_b)):
+        assert np.allclose(_peak_on_photo(view.maps[side]["similar"]), face.landmarks[NOSE_TIP, :2], atol=3)
+
+
+def test_signed_single_face_explanation_is_diverging(sample_images, sample_faces):
+    from facewidget.explain import Explanation
+    from tests.widget_data import explained_face
+
+    ef = explained_face(sample_images["obama"], sample_faces["obama"][0], {"saliency": (NOSE_TIP, 1.0)})
+    ef.maps["saliency"] = ef.maps["saliency"] - 0.5 * explained_face(
+        sample_images["obama"], sample_faces["obama"][0], {"m": (MOUTH, 1.0)}).maps["m"]
+    view = show(Explanation(face=ef, target={"kind": "class", "index": 0}, value=1.0), display=False)
+    assert view.overlay["signed"] and view.scale == "auto"
+    assert view.view_box and view.view_box[2] - view.view_box[0] < sample_images["obama"].shape[1]
+    png = view.render_png()
+    assert png.shape[0] < sample_images["obama"].shape[0]  # the static picture shows the zoomed face
+
+
+def test_canonical_panel_output_carries_the_face_picture(canonical_view):
+    view, _, _ = canonical_view
+    bundle = view.panel()._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))))
+    assert png.shape[:2] == (400, 360)

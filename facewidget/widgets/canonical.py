@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ class CanonicalFaceView(FaceWidget):
     yaw = t.Float(0.0).tag(sync=True)
     pitch = t.Float(0.0).tag(sync=True)
     selected_region = t.Unicode("").tag(sync=True)
-    colormap = _colormap_trait("inferno")
+    colormap = _colormap_trait("viridis")
     diverging_colormap = _colormap_trait("rdbu")
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
     title = t.Unicode("").tag(sync=True)
@@ -163,10 +164,13 @@ class CanonicalFaceView(FaceWidget):
             self.selected_region = trace.y[points.point_inds[0]]
 
     def panel(self):
-        """The face and its bar chart side by side (an ``ipywidgets.HBox``)."""
-        import ipywidgets as w
-
-        return w.HBox([self, self.chart]) if self.regions else self
+        """The face and its bar chart side by side (an ``ipywidgets.HBox`` whose saved output also
+        carries the face's PNG picture)."""
+        if not self.regions:
+            return self
+        if getattr(self, "_panel", None) is None:
+            self._panel = _Panel([self, self.chart])
+        return self._panel
 
     # --- live runs -----------------------------------------------------------------------
     def _apply_progress(self, maps: dict, done: int, total: int) -> None:
@@ -189,6 +193,27 @@ class CanonicalFaceView(FaceWidget):
         return render_mesh(self.mesh.vertices, self.mesh.triangles, values, yaw=self.yaw, pitch=self.pitch,
                            colormap=self.colormap, diverging_colormap=self.diverging_colormap, scale=self.scale,
                            highlight=highlight)
+
+
+@lru_cache(maxsize=1)
+def _panel_class():
+    import ipywidgets as w
+
+    class Panel(w.HBox):
+        """Face + chart; its mime bundle adds the face's static picture (see FaceWidget)."""
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            data = bundle[0] if isinstance(bundle, tuple) else bundle
+            if data is not None:
+                data["image/png"] = self.children[0]._png_base64()
+            return bundle
+
+    return Panel
+
+
+def _Panel(children):
+    return _panel_class()(children)
 
 
 def _regions_of(cmap) -> dict | None:

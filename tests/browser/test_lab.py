@@ -33,7 +33,7 @@ pv""",
     """mesh = fw.canonical_face(); vals = canonical_values(mesh); regs = canonical_test_regions(mesh)
 cv = CanonicalFaceView(vals, {n: (t, float(vals[np.unique(mesh.triangles[t])].mean())) for n, t in regs.items()},
                        title="canonical-view")
-cv""",
+cv.panel()""",
     # 4: live run, started from the view's Run button
     """x0, y0, x1, y1 = face.box; s = max(x1 - x0, y1 - y0) / 200
 lv = OverlayView(img, affine=[[s, 0, x0], [0, s, y0]], title="live-view")
@@ -188,6 +188,23 @@ def test_canonical_face_rotates_on_drag_and_a_click_selects_a_region(nb):
     while not (anns := _kernel_value(nb, "cv.annotations")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert anns[0]["regions"] == ["nose"] and anns[0]["label"] == "nose bridge"
+
+
+def test_region_bar_chart_click_selects_the_region(nb):
+    nb.widget("canonical-view")
+    page = nb.page
+    names = _kernel_value(nb, "list(cv.chart.data[0].y)")
+    bars = page.locator(".js-plotly-plot .barlayer g.point")
+    bars.first.wait_for(state="attached", timeout=60_000)
+    assert bars.count() == len(names)
+    k = names.index("mouth")  # a bar with some width (the chin's score is ~0)
+    bars.nth(k).scroll_into_view_if_needed()
+    box = bars.nth(k).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert _wait_kernel(nb, "cv.selected_region", "mouth")
+    root = nb.widget("canonical-view")
+    page.wait_for_function("(r) => r.dataset.selected === 'mouth'", arg=root.element_handle(), timeout=10_000)
+    nb.screenshot(page.locator(".widget-hbox").first, "canonical-panel-chart")
 
 
 def test_live_run_shows_progress_and_the_kernel_stays_responsive(nb):
