@@ -116,6 +116,7 @@ def test_pair_view_maps_decision_and_threshold(pair):
     view = view_for(pair)
     assert isinstance(view, PairView)
     assert view.higher_is_similar is False  # Euclidean distance
+    assert view.info.startswith("test-gaussians-at-landmarks")
     assert view.decision == "same"
     view.threshold = 0.3
     assert view.decision == "different"

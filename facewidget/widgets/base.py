@@ -58,12 +58,17 @@ class FaceWidget(anywidget.AnyWidget):
     live_updates = t.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs):
+        # one lock orders trait changes from live-run threads and from the front end
+        self._sync_lock = threading.RLock()
         super().__init__(**kwargs)
         self._run: LiveRun | None = None
         self._computation: tuple[Callable, tuple, dict] | None = None
         self._display_ids: list[str] = []
-        self._sync_lock = threading.RLock()
         self.on_msg(self._on_front_end_msg)
+
+    def set_state(self, sync_data):
+        with self._sync_lock:
+            super().set_state(sync_data)
 
     # anywidget reads _esm/_css when a view is created; properties keep ``import facewidget``
     # working before the front end is built, and fail with a clear message when it is not.

@@ -39,6 +39,23 @@ def split_pair_maps(maps: dict) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def manifest_line(manifest: dict) -> str:
+    """A short human line from an explanation manifest (method, model, parameters, seed)."""
+    parts = []
+    if manifest.get("method"):
+        parts.append(str(manifest["method"]))
+    model = manifest.get("model")
+    name = model.get("name") if isinstance(model, dict) else model
+    if name:
+        parts.append(f"model {name}")
+    params = manifest.get("parameters") or manifest.get("params") or {}
+    if isinstance(params, dict):
+        parts.extend(f"{k}={v}" for k, v in list(params.items())[:6] if isinstance(v, (int, float, str, bool)))
+    if manifest.get("seed") is not None:
+        parts.append(f"seed {manifest['seed']}")
+    return " · ".join(parts)
+
+
 class PairView(FaceWidget):
     """Both photos of a pair with similar / dissimilar / difference maps and linked hover.
 
@@ -79,6 +96,8 @@ class PairView(FaceWidget):
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
     map_threshold = t.Float(0.05, min=0.0, max=1.0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
+    #: one line about how the maps were made (method, model, parameters), from the manifest
+    info = t.Unicode("").tag(sync=True)
 
     def __init__(self, explanation=None, *, encoding: str = "float16", zoom: bool = True, **kwargs):
         super().__init__(**kwargs)
@@ -148,6 +167,7 @@ class PairView(FaceWidget):
                 self._chip_shape = tuple(np.asarray(ef.chip).shape[:2])
             self._set_maps({side: dict(getattr(explanation, side).maps) for side in SIDES})
             manifest = getattr(explanation, "manifest", {}) or {}
+            self.info = manifest_line(manifest)
             model_info = manifest.get("model")
             sim = manifest.get("similarity") or (model_info.get("similarity") if isinstance(model_info, dict) else None)
             score, thr = float(explanation.score), float(explanation.threshold)

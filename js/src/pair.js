@@ -34,6 +34,7 @@ export function renderPair({ model, el }) {
   root.dataset.paints = "0";
   root.dataset.mapUpdates = "0";
   const title = h("div", { class: "fw-title" });
+  const info = h("div", { class: "fw-info" });
   const grid = h("div", { class: "fw-pair-grid" });
   const disposers = [];
   let panels = []; // {side, kind, panel, bitmap, affine}
@@ -188,6 +189,7 @@ export function renderPair({ model, el }) {
     thr.input.value = String(model.get("threshold"));
     thr.el.hidden = !Number.isFinite(model.get("score"));
     title.textContent = model.get("title") || "";
+    info.textContent = model.get("info") || "";
     syncScore();
   };
   const controls = h("div", { class: "fw-controls" }, [modeButtons.similar, modeButtons.dissimilar, modeButtons.difference, layoutButton, thr.el, scoreText, decisionText]);
@@ -208,10 +210,10 @@ export function renderPair({ model, el }) {
     ...["landmarks_a", "landmarks_b", "triangles"].map((k) => onModel(model, `change:${k}`, decodeLandmarks)),
     ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmaps(); paint(); })),
-    ...["score", "threshold", "threshold_range", "higher_is_similar", "title"].map((k) => onModel(model, `change:${k}`, syncControls)),
+    ...["score", "threshold", "threshold_range", "higher_is_similar", "title", "info"].map((k) => onModel(model, `change:${k}`, syncControls)),
   );
 
-  root.append(title, grid, controls, live.el);
+  root.append(title, grid, controls, info, live.el);
   el.appendChild(root);
   decodeLandmarks();
   syncControls();
