@@ -404,3 +404,87 @@ def test_canonical_panel_output_carries_the_face_picture(canonical_view):
     assert "application/vnd.jupyter.widget-view+json" in data
     png = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))))
     assert png.shape[:2] == (400, 360)
+
+
+def test_lazy_update_maps_are_read_only_when_pushed(obama):
+    view = OverlayView(obama[0], affine=[[2, 0, 0], [0, 2, 0]])
+    reads = []
+
+    class LazyUpdate:  # like facewidget.explain's ProgressUpdate: maps computed on access
+        def __init__(self, k):
+            self.done, self.total, self._k = k, 200, k
+
+        @property
+        def maps(self):
+            reads.append(self._k)
+            return {"m": np.full((8, 8), float(self._k))}
+
+    def fast(progress, cancel):
+        for k in range(1, 201):
+            progress(LazyUpdate(k))
+            time.sleep(0.001)
+
+    run = view.run(fast)
+    run.wait(30)
+    assert run.updates_received == 200
+    assert len(reads) == run.updates_sent < 50
+    assert reads[-1] == 200 and decode_payload(view.overlay).max() == 200
+
+
+def test_cancelled_run_shows_the_partial_result(pair):
+    view = PairView(pair)
+
+    class Cancelled(fw.CancelledError):
+        def __init__(self, partial):
+            super().__init__("cancelled")
+            self.partial = partial
+
+    partial = pair_explanation(pair.a.image, pair.a.face, pair.b.image, pair.b.face, score=0.8)
+
+    def stops(progress, cancel):
+        raise Cancelled(partial)
+
+    run = view.run(stops)
+    run._thread.join(10)
+    assert run.status == "cancelled" and view.explanation is partial and view.decision == "different"
+
+
+def test_pair_without_threshold_has_no_decision(pair):
+    from facewidget.explain import PairExplanation
+
+    no_thr = PairExplanation(a=pair.a, b=pair.b, score=0.42, same=None, threshold=None, manifest={})
+    view = PairView(no_thr)
+    assert view.threshold is None and view.decision == ""
+    state = view.get_state(["score", "threshold"])
+    assert json.dumps(state, allow_nan=False)  # valid JSON on the wire
+
+
+def test_canonical_view_of_a_canonical_map_with_unseen_vertices(canonical_view):
+    _, mesh, values = canonical_view
+    regions = canonical_test_regions(mesh)
+
+    class Region:
+        def __init__(self, tris):
+            self.triangles = tris
+
+    class CanonicalMapLike:  # the shape of facewidget.canonical.CanonicalMap
+        def __init__(self):
+            self.vertex_values = values.copy()
+            self.vertex_values[mesh.vertices[:, 0] > 3] = np.nan  # the photo did not show this side
+
+        def regions(self):
+            return {n: Region(t) for n, t in regions.items()}
+
+        def region_scores(self):
+            return [{"region": n, "share": 1.0 / len(regions), "mean": 0.5, "rank": 1} for n in regions]
+
+    view = show(CanonicalMapLike(), display=False)
+    assert isinstance(view, CanonicalFaceView)
+    decoded = decode_payload(view.values)
+    assert np.isnan(decoded).sum() == (mesh.vertices[:, 0] > 3).sum()
+    assert view.values["hi"] == pytest.approx(float(np.nanmax(values)), rel=1e-3)
+    assert {r["name"] for r in view.regions} == set(regions)
+    assert all(r["score"] == pytest.approx(1 / 8) for r in view.regions)
+    png = view.render_png()
+    grey = (png[..., 0] == png[..., 1]) & (png[..., 1] == png[..., 2]) & (png[..., 0] < 250)
+    assert grey[:, 180:].sum() > 2000 and grey[:, :150].sum() < 200  # unseen (image-right) side is grey

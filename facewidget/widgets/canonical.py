@@ -52,7 +52,8 @@ class CanonicalFaceView(FaceWidget):
     with a label and note (``annotations``, kind ``"mesh"``).
 
     Args:
-        values: per-vertex values (468,) on :func:`facewidget.canonical_face` (None: plain grey).
+        values: per-vertex values (468,) on :func:`facewidget.canonical_face` (None: plain grey;
+            NaN: no data, e.g. a vertex the photo did not show, drawn grey).
         regions: ``name → (triangle indices, score)`` (or ``name → {"triangles", "score"}``).
         mesh: a :class:`~facewidget.canonical.CanonicalFace` (default MediaPipe's).
     """
@@ -84,8 +85,10 @@ class CanonicalFaceView(FaceWidget):
 
     @classmethod
     def from_canonical_map(cls, cmap, **kwargs) -> "CanonicalFaceView":
-        """View of a canonical map object: per-vertex values from ``vertex_values`` / ``values``;
-        regions from ``regions`` (name → triangles) with scores from ``region_scores()``."""
+        """View of a canonical map object (e.g. :class:`facewidget.canonical.CanonicalMap`):
+        per-vertex values from ``vertex_values`` (NaN: unseen); regions from the object's
+        ``regions`` or else :func:`facewidget.canonical.regions`, scored by ``region_scores()``
+        (its ``share`` of saliency mass, else ``mean``)."""
         values = None
         for attr in ("vertex_values", "values", "per_vertex"):
             v = getattr(cmap, attr, None)
@@ -107,7 +110,7 @@ class CanonicalFaceView(FaceWidget):
                 arr = np.asarray(values, dtype=np.float32)
                 if arr.shape != (n,):
                     raise ShapeError(f"canonical values must be per vertex, shape ({n},); got {arr.shape}")
-                self.values = map_payload(arr, encoding="float16", name="canonical values")
+                self.values = map_payload(arr, encoding="float16", name="canonical values", allow_nan=True)
             if regions is not None:
                 regs = normalise_regions(regions, len(self.mesh.triangles))
                 self.regions = [{"name": r["name"], "score": r["score"], "triangles": uint16_bytes(r["triangles"])}
@@ -221,14 +224,18 @@ def _regions_of(cmap) -> dict | None:
     regions = getattr(cmap, "regions", None)
     if callable(regions):
         regions = regions()
-    if regions is None:
+    if regions is None:  # the package's named regions (facewidget.canonical.regions())
         from .. import canonical as canonical_pkg
 
-        regions = getattr(canonical_pkg, "REGIONS", None)
+        regions = getattr(canonical_pkg, "regions", None)
+        regions = regions() if callable(regions) else getattr(canonical_pkg, "REGIONS", None)
     if not regions:
         return None
     scores_fn = getattr(cmap, "region_scores", None)
     scores = scores_fn() if callable(scores_fn) else {}
+    if isinstance(scores, (list, tuple)):  # ranked records: {"region", "share", "mean", ...}
+        scores = {r.get("region", r.get("name")): r.get("share", r.get("mean")) for r in scores
+                  if isinstance(r, Mapping)}
     out = {}
     for name, spec in dict(regions).items():
         tris = spec.get("triangles") if isinstance(spec, Mapping) else getattr(spec, "triangles", spec)

@@ -9,6 +9,7 @@ Scaling (``mode``):
   * ``"diverging"``: ``t = 0.5 + v / (2 m)`` with ``m = max(|lo|, |hi|)``: 0 sits in the middle of
     the colour map, for signed maps (e.g. Grad-CAM kept signed, similar − dissimilar).
   * ``"auto"``: diverging when the map has negative values, else sequential.
+NaN means "no data" and is never drawn (canonical vertices the photo did not show).
 A pixel is drawn when its strength (``t`` for sequential, ``|v| / m`` for diverging) is at least
 ``threshold`` (0..1) and strictly above 0; otherwise it is transparent.
 """
@@ -62,7 +63,8 @@ def resolve_mode(mode: str, lo: float) -> str:
 def scale_values(values: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
     """Map values to colour-map positions ``t`` in [0, 1] and strengths in [0, 1]; returns (t, strength, mode)."""
     v = np.asarray(values, dtype=np.float64)
-    lo, hi = float(v.min()), float(v.max())
+    finite = v[np.isfinite(v)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     mode = resolve_mode(mode, lo)
     if mode == "diverging":
         m = max(abs(lo), abs(hi))
@@ -81,7 +83,8 @@ def colorize(values: np.ndarray, colormap: str = "inferno", diverging_colormap: 
     """RGBA uint8 (..., 4) image of ``values``: colour from the scaled value, alpha = opacity where shown."""
     t, strength, mode = scale_values(values, mode)
     table = lut(diverging_colormap if mode == "diverging" else colormap)
-    idx = np.clip(np.rint(t * 255), 0, 255).astype(np.intp)
+    idx = np.clip(np.rint(np.nan_to_num(t) * 255), 0, 255).astype(np.intp)
+    strength = np.nan_to_num(strength, nan=0.0)  # NaN = no data: transparent
     rgba = np.empty(t.shape + (4,), dtype=np.uint8)
     rgba[..., :3] = table[idx]
     shown = (strength >= threshold) & (strength > 0)

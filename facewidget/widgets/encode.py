@@ -61,16 +61,17 @@ def png_bytes(image: np.ndarray, max_side: int = PHOTO_MAX_SIDE) -> bytes:
     return buf.getvalue()
 
 
-def check_map(values: Any, name: str = "map") -> np.ndarray:
-    """Validate a 2-D finite map; returns float32."""
+def check_map(values: Any, name: str = "map", allow_nan: bool = False) -> np.ndarray:
+    """Validate a 2-D finite map (NaN allowed, meaning "no data", when ``allow_nan``); returns float32."""
     arr = np.asarray(values)
     if arr.ndim != 2 or 0 in arr.shape:
         raise ShapeError(f"{name} must be a 2-D (h, w) array; got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise ShapeError(f"{name} must be real-valued; got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ShapeError(f"{name} contains NaN or infinity")
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        raise ShapeError(f"{name} contains {'infinity' if allow_nan else 'NaN or infinity'}")
     return arr
 
 
@@ -133,7 +134,7 @@ def box_affine(src: list[float], dst: list[float]) -> np.ndarray:
 
 
 def map_payload(values: Any, affine: Any = None, encoding: str = "float16", max_side: int = MAP_MAX_SIDE,
-                name: str = "map") -> dict:
+                name: str = "map", allow_nan: bool = False) -> dict:
     """Encode a map for the front end (see the module docstring for the payload).
 
     Args:
@@ -143,10 +144,13 @@ def map_payload(values: Any, affine: Any = None, encoding: str = "float16", max_
             map's min and max).
         max_side: maps larger than this are shrunk (area average) before encoding; ``affine`` is
             adjusted so the map stays where it was.
+        allow_nan: keep NaN ("no data", e.g. unseen canonical vertices; float16 and 1-D only).
     """
     one_d = np.asarray(values).ndim == 1
+    if allow_nan and (encoding != "float16" or not one_d):
+        raise ShapeError("NaN (no data) travels only in 1-D float16 payloads")
     if one_d:
-        arr = check_map(np.asarray(values)[None, :], name)
+        arr = check_map(np.asarray(values)[None, :], name, allow_nan)
     else:
         arr = check_map(values, name)
     if encoding not in ("float16", "uint8"):
@@ -163,7 +167,8 @@ def map_payload(values: Any, affine: Any = None, encoding: str = "float16", max_
             fx, fy = w0 / w, h0 / h
             aff = compose_affine(aff, np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]]))
     h, w = arr.shape
-    lo, hi = float(arr.min()), float(arr.max())
+    finite = arr[np.isfinite(arr)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     scale = max(abs(lo), abs(hi))
     if encoding == "float16":
         data = (arr / scale if scale > 0 else arr).astype("<f2").tobytes()

@@ -4,7 +4,8 @@
 in a daemon thread. The computation reports with ``adapter(maps, done, total)`` — ``maps`` a dict
 name → array (or name → dict of arrays, e.g. ``{"a": {"similar": ...}}``) — or with one update
 object carrying ``maps``/``done``/``total`` as attributes or keys. It must stop soon after
-``cancel.is_set()`` (raising :class:`facewidget.CancelledError` or returning early).
+``cancel.is_set()`` (raising :class:`facewidget.CancelledError` — whose ``partial`` attribute, when
+set, is shown as the result — or returning early).
 
 The adapter forwards at most one update per ``min_interval`` seconds to ``sink`` (default 0.1 s:
 <= 10 updates/s on the wire); the newest skipped update is flushed when the run ends, so the last
@@ -23,12 +24,19 @@ from ..errors import CancelledError, FacewidgetError
 Sink = Callable[[dict, int, int], None]
 
 
+_MISSING = object()
+
+
 def _field(update: Any, *names: str):
+    """The first of ``names`` found as a key or attribute (read once: it may be computed)."""
     for n in names:
-        if isinstance(update, Mapping) and n in update:
-            return update[n]
-        if hasattr(update, n):
-            return getattr(update, n)
+        if isinstance(update, Mapping):
+            if n in update:
+                return update[n]
+            continue
+        value = getattr(update, n, _MISSING)
+        if value is not _MISSING:
+            return value
     return None
 
 
@@ -69,25 +77,26 @@ class LiveRun:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._last_push = -1e9
-        self._pending: tuple[dict, int, int] | None = None
+        self._pending: tuple[tuple, dict] | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, name="facewidget-live", daemon=True)
 
     # --- the adapter handed to the computation ------------------------------------------------
     def progress(self, *args, **kwargs) -> None:
-        update = normalise_update(*args, **kwargs)
+        # the maps are read only for updates that are pushed: an update object may compute them
+        # lazily (facewidget.explain's ProgressUpdate does), and most calls are skipped
         with self._lock:
             self.updates_received += 1
             now = time.monotonic()
             if now - self._last_push < self.min_interval:
-                self._pending = update
+                self._pending = (args, kwargs)
                 return
             self._pending = None
             self._last_push = now
-        self._push(update)
+        self._push((args, kwargs))
 
-    def _push(self, update: tuple[dict, int, int]) -> None:
-        self.sink(*update)
+    def _push(self, raw: tuple[tuple, dict]) -> None:
+        self.sink(*normalise_update(*raw[0], **raw[1]))
         self.updates_sent += 1
 
     def _flush(self) -> None:
@@ -106,8 +115,15 @@ class LiveRun:
         self._set_status("running")
         try:
             result = self.fn(*self.args, progress=self.progress, cancel=self.cancel_event, **self.kwargs)
-        except CancelledError:
+        except CancelledError as e:
             self._flush()
+            partial = getattr(e, "partial", None)  # what was computed before the cancel, if given
+            if partial is not None and self.on_result is not None:
+                self.result = partial
+                try:
+                    self.on_result(partial)
+                except BaseException as err:
+                    self.error = err
             self._set_status("cancelled")
         except BaseException as e:  # report in the view, keep the kernel alive
             self._flush()

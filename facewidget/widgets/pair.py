@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -85,8 +84,9 @@ class PairView(FaceWidget):
     maps = t.Dict().tag(sync=True)
     mode = t.Enum(("similar", "dissimilar", "difference"), default_value="similar").tag(sync=True)
     layout = t.Enum(("toggle", "side"), default_value="toggle").tag(sync=True)
-    score = t.Float(math.nan).tag(sync=True)
-    threshold = t.Float(math.nan).tag(sync=True)
+    #: native score and threshold (None: not known yet / the model has no threshold; JSON has no NaN)
+    score = t.Float(None, allow_none=True).tag(sync=True)
+    threshold = t.Float(None, allow_none=True).tag(sync=True)
     threshold_range = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
     higher_is_similar = t.Bool(True).tag(sync=True)
     decision = t.Unicode("").tag(sync=True)
@@ -170,11 +170,17 @@ class PairView(FaceWidget):
             self.info = manifest_line(manifest)
             model_info = manifest.get("model")
             sim = manifest.get("similarity") or (model_info.get("similarity") if isinstance(model_info, dict) else None)
-            score, thr = float(explanation.score), float(explanation.threshold)
+            score = float(explanation.score)
+            thr = None if explanation.threshold is None else float(explanation.threshold)
             if sim in ("euclidean", "cosine"):
                 self.higher_is_similar = sim == "cosine"
-            elif score != thr:  # infer the orientation from the recorded decision
+            elif explanation.same is not None and thr is not None and score != thr:
+                # infer the orientation from the recorded decision
                 self.higher_is_similar = bool(explanation.same) == (score > thr)
+            if thr is None:  # a model without a verification threshold: no decision
+                self.threshold_range = [score - 1.0, score + 1.0]
+                self.score, self.threshold = score, thr
+                return
             span = max(abs(score - thr), abs(thr), 1e-3)
             lo = min(score, thr) - 0.5 * span
             hi = max(score, thr) + 0.5 * span
@@ -215,7 +221,7 @@ class PairView(FaceWidget):
 
     @t.observe("threshold", "score", "higher_is_similar")
     def _decide(self, _change=None):
-        if math.isnan(self.score) or math.isnan(self.threshold):
+        if self.score is None or self.threshold is None:
             self.decision = ""
             return
         same = self.score >= self.threshold if self.higher_is_similar else self.score < self.threshold
@@ -223,13 +229,18 @@ class PairView(FaceWidget):
 
     # --- live runs -------------------------------------------------------------------------
     def _prepare_run(self, args: tuple, kwargs: dict) -> None:
+        """Place the run's chip maps the way the model aligns faces (its own ``align``)."""
         model = kwargs.get("model") or next((a for a in args if hasattr(a, "config")), None)
+        if model is None or not self._images:
+            return
+        if hasattr(model, "align"):
+            for side in SIDES:
+                aligned = model.align(self._images[side], [self._faces[side]])
+                self._chip_affines[side] = invert_affine(np.asarray(aligned.transforms[0], np.float64))
+            return
         config = getattr(model, "config", None)
-        template = None
         if config is not None and hasattr(config, "alignment_template"):
-            template = config.alignment_template()
-        if template is not None and self._images:
-            self._update_affines(template)
+            self._update_affines(config.alignment_template())
 
     def _apply_progress(self, maps: dict, done: int, total: int) -> None:
         self._set_maps({s: m for s, m in split_pair_maps(maps).items() if m})

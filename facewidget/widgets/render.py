@@ -15,6 +15,8 @@ from .encode import compose_affine, invert_affine
 #: light direction in view space (x right, y up, z towards the viewer), normalised in use
 LIGHT = np.array([0.3, 0.5, 1.0])
 AMBIENT = 0.35
+#: grey of triangles with no data (NaN values: the photo did not show them)
+UNSEEN = 200.0
 
 
 def overlay_on_photo(photo: np.ndarray, values: np.ndarray, affine, *, colormap="inferno",
@@ -68,13 +70,15 @@ def render_mesh(vertices: np.ndarray, triangles: np.ndarray, values: np.ndarray 
     light = LIGHT / np.linalg.norm(LIGHT)
     shade = AMBIENT + (1 - AMBIENT) * np.clip(normals @ light, 0, None)
     if values is None:
-        colours = np.full((len(triangles), 3), 200.0)
+        colours = np.full((len(triangles), 3), UNSEEN)
     else:
         vals = np.asarray(values, np.float64)
         from .colormap import scale_values
         t, _, mode = scale_values(vals, scale)
         table = lut(diverging_colormap if mode == "diverging" else colormap).astype(np.float64)
-        colours = table[np.clip(np.rint(t[triangles].mean(1) * 255), 0, 255).astype(int)]
+        tone = t[triangles].mean(1)
+        colours = table[np.clip(np.rint(np.nan_to_num(tone) * 255), 0, 255).astype(int)]
+        colours[~np.isfinite(tone)] = UNSEEN
     colours = np.clip(colours * shade[:, None], 0, 255).astype(np.uint8)
     img = Image.new("RGB", (w, h), (255, 255, 255))
     draw = ImageDraw.Draw(img)

@@ -75,8 +75,8 @@ export function renderCanonical({ model, el }) {
     for (const t of frame.order) {
       const i = tris[3 * t], j = tris[3 * t + 1], k = tris[3 * t + 2];
       const sh = frame.shade[t];
-      let r = 200, g = 200, b = 200;
-      if (table) {
+      let r = 200, g = 200, b = 200; // no data (NaN): grey
+      if (table && Number.isFinite(tones.t[t])) {
         const q = Math.min(255, Math.max(0, Math.round(tones.t[t] * 255)));
         r = table[3 * q]; g = table[3 * q + 1]; b = table[3 * q + 2];
       }

@@ -32,6 +32,7 @@ export function resolveMode(mode, lo) {
   return mode;
 }
 
+/** [min, max] of the finite values (NaN = no data); [0, 0] when there is none. */
 function range(values) {
   let lo = Infinity;
   let hi = -Infinity;
@@ -40,7 +41,7 @@ function range(values) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  return [lo, hi];
+  return lo <= hi ? [lo, hi] : [0, 0];
 }
 
 /**
@@ -82,7 +83,7 @@ export function colorize(values, { colormap = "inferno", divergingColormap = "rd
     out[4 * i] = table[3 * k];
     out[4 * i + 1] = table[3 * k + 1];
     out[4 * i + 2] = table[3 * k + 2];
-    out[4 * i + 3] = s.strength[i] >= threshold && s.strength[i] > 0 ? alpha : 0;
+    out[4 * i + 3] = s.strength[i] >= threshold && s.strength[i] > 0 ? alpha : 0; // NaN: transparent
   }
   return out;
 }

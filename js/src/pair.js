@@ -186,8 +186,8 @@ export function renderPair({ model, el }) {
     thr.input.min = String(lo);
     thr.input.max = String(hi);
     thr.input.step = String((hi - lo) / 200 || 0.01);
-    thr.input.value = String(model.get("threshold"));
-    thr.el.hidden = !Number.isFinite(model.get("score"));
+    thr.input.value = String(model.get("threshold") ?? lo);
+    thr.el.hidden = !Number.isFinite(model.get("score")) || !Number.isFinite(model.get("threshold"));
     title.textContent = model.get("title") || "";
     info.textContent = model.get("info") || "";
     syncScore();

@@ -66,3 +66,14 @@ describe("colour scaling (same rules as colormap.py)", () => {
     expect(() => lut("nope")).toThrow(/unknown/);
   });
 });
+
+describe("no data (NaN)", () => {
+  it("NaN is left out of the range and never drawn", () => {
+    const s = scaleValues(new Float32Array([NaN, 1, 2]), "sequential");
+    expect(s.hi).toBe(2);
+    expect(Array.from(s.t.slice(1))).toEqual([0.5, 1]);
+    const rgba = colorize(new Float32Array([NaN, 2]));
+    expect(rgba[3]).toBe(0);
+    expect(rgba[7]).toBe(255);
+  });
+});
