@@ -46,9 +46,9 @@ display(genuine, impostor)
 runs = {}
 if HAVE_EXPLAINERS:
     runs["genuine"] = genuine.run(fw.explain_pair, photos["obama"], photos["obama2"], model, method="corrrise",
-                                  faces=(faces["obama"], faces["obama2"]), seed=0)
+                                  faces=(faces["obama"], faces["obama2"]), n=1000, seed=0)
     runs["impostor"] = impostor.run(fw.explain_pair, photos["obama"], photos["biden"], model, method="corrrise",
-                                    faces=(faces["obama"], faces["biden"]), seed=0)
+                                    faces=(faces["obama"], faces["biden"]), n=1000, seed=0)
 else:
     print("facewidget.explain_pair is not installed in this build: the pair views show the photos and "
           "the linked mesh hover only.")"""),

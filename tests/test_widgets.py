@@ -488,3 +488,15 @@ def test_canonical_view_of_a_canonical_map_with_unseen_vertices(canonical_view):
     png = view.render_png()
     grey = (png[..., 0] == png[..., 1]) & (png[..., 1] == png[..., 2]) & (png[..., 0] < 250)
     assert grey[:, 180:].sum() > 2000 and grey[:, :150].sum() < 200  # unseen (image-right) side is grey
+
+
+def test_front_end_has_no_html_sinks():
+    """User strings reach the DOM as text only: the front end never parses HTML."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "js" / "src"
+    offenders = [f"{p.name}:{i}" for p in src.glob("*.js") for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if any(s in line for s in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                                            "DOMParser", "createContextualFragment"))
+                 and not line.lstrip().startswith("//")]
+    assert offenders == []

@@ -196,6 +196,12 @@ describe("PairView front end", () => {
     input.dispatchEvent(new Event("change"));
     expect(model.saves).toBe(1);
   });
+  it("cleanup removes the DOM and every model listener", () => {
+    const { model, el, cleanup } = mount(pairState());
+    cleanup();
+    expect(model.listenerCount()).toBe(0);
+    expect(el.children.length).toBe(0);
+  });
   it("side-by-side layout shows four panels", () => {
     const { model, el } = mount(pairState());
     expect(el.querySelectorAll("canvas").length).toBe(2);
