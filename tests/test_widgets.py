@@ -500,3 +500,10 @@ def test_front_end_has_no_html_sinks():
                                             "DOMParser", "createContextualFragment"))
                  and not line.lstrip().startswith("//")]
     assert offenders == []
+
+
+def test_torch_maps_are_accepted():
+    import torch
+
+    m = torch.linspace(-1, 1, 64).reshape(8, 8)
+    assert np.allclose(decode_payload(map_payload(m)), m.numpy(), atol=1e-3)

@@ -62,7 +62,12 @@ def png_bytes(image: np.ndarray, max_side: int = PHOTO_MAX_SIDE) -> bytes:
 
 
 def check_map(values: Any, name: str = "map", allow_nan: bool = False) -> np.ndarray:
-    """Validate a 2-D finite map (NaN allowed, meaning "no data", when ``allow_nan``); returns float32."""
+    """Validate a 2-D finite map (NaN allowed, meaning "no data", when ``allow_nan``); returns float32.
+
+    torch tensors (CPU or CUDA) are accepted and copied to host memory.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().float().cpu().numpy()
     arr = np.asarray(values)
     if arr.ndim != 2 or 0 in arr.shape:
         raise ShapeError(f"{name} must be a 2-D (h, w) array; got shape {arr.shape}")
@@ -146,6 +151,8 @@ def map_payload(values: Any, affine: Any = None, encoding: str = "float16", max_
             adjusted so the map stays where it was.
         allow_nan: keep NaN ("no data", e.g. unseen canonical vertices; float16 and 1-D only).
     """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().float().cpu().numpy()
     one_d = np.asarray(values).ndim == 1
     if allow_nan and (encoding != "float16" or not one_d):
         raise ShapeError("NaN (no data) travels only in 1-D float16 payloads")

@@ -214,7 +214,7 @@ class PairView(FaceWidget):
             # only what the view draws travels (explainers may add e.g. "signed" = similar − dissimilar,
             # which the difference mode computes from the two)
             shown = {k: v for k, v in maps.items() if k in MAP_KINDS} or dict(maps)
-            arrays = {k: np.asarray(v) for k, v in shown.items()}
+            arrays = {k: check_map(v, f"{side}/{k}") for k, v in shown.items()}
             img = self._images.get(side)
             photo_grid = [a for a in arrays.values() if img is not None and a.shape == img.shape[:2]]
             support = support_box([check_map(a) for a in photo_grid]) if photo_grid else None
