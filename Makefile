@@ -42,7 +42,7 @@ test: setup-test
 
 demo: setup
 ifeq ($(HEADLESS),1)
-	$(VENV)/bin/jupyter execute --inplace=false notebooks/tour.ipynb
+	$(VENV)/bin/jupyter execute notebooks/tour.ipynb
 else
 	$(VENV)/bin/jupyter lab notebooks/tour.ipynb
 endif
