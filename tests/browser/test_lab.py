@@ -231,3 +231,38 @@ def test_live_run_shows_progress_and_the_kernel_stays_responsive(nb):
     rate = _kernel_value(nb, "lv.last_run.update_rate")
     assert rate <= 11
     nb.screenshot(root, "live-view-done")
+
+
+def test_live_corrrise_pair_with_the_real_explainer(lab):
+    """Run button → facewidget.explain_pair (CorrRISE, dlib ResNet) → progressive maps → the decision."""
+    import facewidget
+
+    if not (hasattr(facewidget, "explain_pair") and hasattr(facewidget, "load_model")):
+        pytest.skip("facewidget.explain_pair / load_model are not in this build (explain and models branches)")
+    book = lab.open_notebook("live_corrrise.ipynb", ["""import facewidget as fw
+from facewidget.widgets import PairView
+a, b = fw.data.sample("obama"), fw.data.sample("obama2")
+fa, fb = fw.detect_face(a), fw.detect_face(b)
+model = fw.load_model("dlib-resnet")
+pv = PairView.from_photos(a, b, fa, fb, title="live-corrrise")
+pv.set_computation(fw.explain_pair, a, b, model, method="corrrise", faces=(fa, fb), n=300, seed=0)
+pv"""])
+    try:
+        book.run_cell(0, timeout=300)
+        root = book.widget("live-corrrise")
+        root.locator(".fw-run").click()
+        seen = set()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status, updates = book.page.evaluate("(r) => [r.dataset.status, r.dataset.mapUpdates]", root.element_handle())
+            if status == "running":
+                seen.add(int(updates))
+            if status and status != "running" and status != "idle":
+                break
+            time.sleep(0.1)
+        assert root.get_attribute("data-status") == "done"
+        assert len({s for s in seen if s > 0}) >= 2
+        assert _kernel_value(book, "pv.decision") == "same"  # obama / obama2 is a genuine pair for dlib
+        book.screenshot(root, "live-corrrise")
+    finally:
+        book.close()
