@@ -59,6 +59,25 @@ def main() -> None:
               f"{naive / total:5.1f}x smaller than a JSON list of {naive / 1024:.0f} KiB)")
     print(f"  float16 / uint8 size ratio: {(rows[0][1] + rows[0][2]) / (rows[1][1] + rows[1][2]):.2f}")
 
+    print("== one PairView progress update (both faces, similar + dissimilar on 150x150 dlib chips)")
+    from facewidget.widgets import PairView
+
+    img_b = fw.data.sample("obama2")
+    pair = PairView.from_photos(img, img_b, face, fw.detect_face(img_b))
+    chip_maps = {f"{side}/{kind}": rng.random((150, 150)).astype(np.float32)
+                 for side in "ab" for kind in ("similar", "dissimilar")}
+    sizes = {}
+    for enc in ("uint8", "float16"):
+        pair.live_encoding = enc
+        pair._in_progress_update = True
+        pair._apply_progress(chip_maps, 1, 2)
+        pair._in_progress_update = False
+        j, b = update_message_bytes(pair, ["maps"])
+        sizes[enc] = j + b
+        print(f"  live_encoding={enc:8s} {(j + b) / 1024:7.1f} KiB per update (4 maps)")
+    print(f"  float16 / uint8: {sizes['float16'] / sizes['uint8']:.2f} (previews travel as uint8 by default; "
+          "the final result as float16)")
+
     print("== live run: progress calls vs updates pushed (throttle 0.1 s)")
     view = OverlayView(img, affine=[[s, 0, x0], [0, s, y0]])
     points = (face.landmarks[:, :2] - [x0, y0]) / s

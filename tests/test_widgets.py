@@ -160,7 +160,9 @@ def test_live_run_is_throttled_and_ends_with_the_last_maps(obama):
     points = (face.landmarks[:, :2] - [x0, y0]) / s
     sent = []
     original = view._apply_progress
-    view._apply_progress = lambda maps, d, t: (sent.append(d), original(maps, d, t))
+    dtypes = []
+    view._apply_progress = lambda maps, d, t: (sent.append(d), original(maps, d, t),
+                                               dtypes.append(view.overlay["dtype"]))
     run = view.run(landmark_density, (200, 200), points, every=2, pause=0.004, min_interval=0.1)
     result = run.wait(60)
     assert run.status == "done" and view.status == "done"
@@ -168,6 +170,7 @@ def test_live_run_is_throttled_and_ends_with_the_last_maps(obama):
     assert run.updates_received == len(points) // 2
     assert 2 <= run.updates_sent <= elapsed / 0.1 + 2  # <= ~10/s, plus the final flush
     assert sent[-1] == len(points)  # the last computed maps were shown
+    assert set(dtypes) == {"uint8"} and view.overlay["dtype"] == "float16"  # previews 1 B/value, result 2 B
     shown = decode_payload(view.overlay)
     assert np.allclose(shown, result, rtol=2e-3, atol=2e-3 * result.max())
     assert view.progress == [len(points), len(points)]

@@ -57,9 +57,14 @@ class FaceWidget(anywidget.AnyWidget):
     #: progressive map updates pushed by the current or last live run
     live_updates = t.Int(0).tag(sync=True)
 
+    #: encoding of progressive maps during a live run (previews: 1 byte per value); the final
+    #: result uses the view's own encoding (float16 unless asked otherwise)
+    live_encoding = "uint8"
+
     def __init__(self, **kwargs):
         # one lock orders trait changes from live-run threads and from the front end
         self._sync_lock = threading.RLock()
+        self._in_progress_update = False
         super().__init__(**kwargs)
         self._run: LiveRun | None = None
         self._computation: tuple[Callable, tuple, dict] | None = None
@@ -140,7 +145,11 @@ class FaceWidget(anywidget.AnyWidget):
 
         def sink(maps, done, total):
             with self._sync_lock, self.hold_sync():
-                self._apply_progress(maps, done, total)
+                self._in_progress_update = True
+                try:
+                    self._apply_progress(maps, done, total)
+                finally:
+                    self._in_progress_update = False
                 self.progress = [done, total]
                 self.live_updates = self.live_updates + 1
 
@@ -155,6 +164,9 @@ class FaceWidget(anywidget.AnyWidget):
         self._run = LiveRun(fn, args, kwargs, sink, on_result=self._apply_result, on_status=on_status,
                             min_interval=min_interval)
         return self._run.start()
+
+    def _wire_encoding(self) -> str:
+        return self.live_encoding if self._in_progress_update else getattr(self, "_encoding", "float16")
 
     def cancel(self) -> None:
         """Cancel the current live run, if any."""

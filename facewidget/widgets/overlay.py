@@ -133,7 +133,7 @@ class OverlayView(FaceWidget):
 
     def _show(self, name: str, reset_box: bool) -> None:
         arr, affine = self._maps[name]
-        payload = map_payload(arr, affine, encoding=self._encoding, name=name)
+        payload = map_payload(arr, affine, encoding=self._wire_encoding(), name=name)
         natural = affine_box(np.asarray(payload["affine"]).reshape(2, 3), tuple(payload["shape"]))
         self.overlay = payload
         if reset_box or not self.overlay_box or self.natural_box != natural:

@@ -204,7 +204,7 @@ class PairView(FaceWidget):
         else:
             raise ShapeError(f"map {side}/{name} of shape {arr.shape} is neither on the photo's grid nor placed "
                              "by a known chip transform")
-        return map_payload(arr, aff, encoding=self._encoding, name=f"{side}/{name}")
+        return map_payload(arr, aff, encoding=self._wire_encoding(), name=f"{side}/{name}")
 
     def _set_maps(self, per_side: dict[str, dict[str, np.ndarray]]) -> None:
         from .encode import support_box
