@@ -22,6 +22,7 @@ img = fw.data.sample("obama"); face = fw.detect_face(img)
 m = gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 30.0)""",
     "v = OverlayView(img, m, opacity=0.9, title='static')\nv",
     "v.opacity = 0.0\nv.refresh_static()",
+    "v.add_annotation(kind='polygon', points=[[1, 1], [40, 1], [20, 30]], label='saved label')",
 ]
 
 
@@ -62,7 +63,9 @@ def test_saved_output_has_the_widget_and_a_png_of_the_last_state(executed, sampl
     assert np.array_equal(png, photo)
     # and the widget state is embedded too (nbclient stores it, as Lab does on save)
     saved = json.loads(Path(path).read_text())
-    assert "application/vnd.jupyter.widget-state+json" in saved["metadata"].get("widgets", {})
+    state = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    views = [m["state"] for m in state.values() if m["state"].get("_view") == "overlay"]
+    assert views and views[0]["annotations"][0]["label"] == "saved label"  # annotations are saved
 
 
 def test_html_export_shows_the_picture(executed):

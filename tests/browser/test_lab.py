@@ -39,13 +39,15 @@ cv.panel()""",
 lv = OverlayView(img, affine=[[s, 0, x0], [0, s, y0]], title="live-view")
 lv.set_computation(landmark_density, (200, 200), (face.landmarks[:, :2] - [x0, y0]) / s, every=16, pause=0.15)
 lv""",
+    # 5: the overlay view displayed a second time (run by a test)
+    "display(ov)",
 ]
 
 
 @pytest.fixture(scope="module")
 def nb(lab):
     book = lab.open_notebook("views.ipynb", CELLS)
-    for i in range(len(CELLS)):
+    for i in range(len(CELLS) - 1):
         book.run_cell(i)
     yield book
     book.close()
@@ -266,3 +268,16 @@ pv"""])
         book.screenshot(root, "live-corrrise")
     finally:
         book.close()
+
+
+def test_annotations_survive_rendering_the_view_again(nb):
+    nb.kernel("ov.add_annotation(kind='polygon', points=[[400, 300], [500, 300], [450, 380]], label='second render')")
+    nb.run_cell(len(CELLS) - 1)
+    roots = nb.page.locator(".fw-root", has=nb.page.locator(".fw-title", has_text="overlay-view"))
+    roots.nth(1).wait_for()
+    nb.page.wait_for_function(
+        "() => [...document.querySelectorAll('.fw-overlay')].filter(r => r.dataset.painted === 'true').length >= 3")
+    labels = roots.nth(1).locator(".fw-ann-item-label").all_text_contents()
+    assert "second render" in labels
+    assert labels == roots.nth(0).locator(".fw-ann-item-label").all_text_contents()
+    nb.screenshot(roots.nth(1), "overlay-view-rendered-again")
