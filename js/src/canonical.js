@@ -139,8 +139,9 @@ export function renderCanonical({ model, el }) {
       if (reg >= 0) {
         const s = regions[reg].score;
         tooltip.textContent = `${regions[reg].name}: ${Number.isFinite(s) ? s.toFixed(3) : "–"}`;
-        tooltip.style.left = `${x + 12}px`;
-        tooltip.style.top = `${y + 12}px`;
+        const k = cv.clientWidth ? cv.clientWidth / cv.width : 1; // canvas px → CSS px
+        tooltip.style.left = `${x * k + 12}px`;
+        tooltip.style.top = `${y * k + 12}px`;
         tooltip.hidden = false;
       } else {
         tooltip.hidden = true;

@@ -109,3 +109,16 @@ describe("photo panel zoom", async () => {
     expect(viewBox([5, 5, 1, 1], [10, 10])).toEqual([-0.5, -0.5, 9.5, 9.5]);
   });
 });
+
+describe("pointer coordinates", async () => {
+  const { canvasPoint } = await import("../src/dom.js");
+  it("convert CSS pixels to canvas pixels when CSS shrinks the canvas", () => {
+    const c = document.createElement("canvas");
+    c.width = 300;
+    c.height = 200;
+    Object.defineProperty(c, "clientWidth", { value: 150 });
+    Object.defineProperty(c, "clientHeight", { value: 100 });
+    c.getBoundingClientRect = () => ({ left: 10, top: 20, width: 150, height: 100 });
+    expect(canvasPoint(c, { clientX: 85, clientY: 70 })).toEqual([150, 100]);
+  });
+});
