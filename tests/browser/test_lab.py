@@ -233,6 +233,14 @@ def test_live_run_shows_progress_and_the_kernel_stays_responsive(nb):
     rate = _kernel_value(nb, "lv.last_run.update_rate")
     assert rate <= 11
     nb.screenshot(root, "live-view-done")
+    # run again and stop it with the Cancel button
+    root.locator(".fw-run").click()
+    page.wait_for_function("(r) => r.dataset.status === 'running' && Number(r.dataset.liveUpdates) >= 1",
+                           arg=root.element_handle(), timeout=30_000)
+    root.locator(".fw-cancel").click()
+    page.wait_for_function("(r) => r.dataset.status === 'cancelled'", arg=root.element_handle(), timeout=30_000)
+    done, total = _kernel_value(nb, "lv.progress")
+    assert done < total and _kernel_value(nb, "lv.last_run.status") == "cancelled"
 
 
 def test_live_corrrise_pair_with_the_real_explainer(lab):
