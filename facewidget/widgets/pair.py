@@ -127,7 +127,6 @@ class PairView(FaceWidget):
         for side, img, face in (("a", image_a, face_a), ("b", image_b, face_b)):
             img = check_photo(img)
             view._set_face(side, img, face if face is not None else detect_face(img))
-        view._template = template
         view._update_affines(template)
         return view
 

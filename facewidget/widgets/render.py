@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .colormap import colorize, lut, resolve_mode
+from .colormap import colorize, lut, scale_values
 from .encode import compose_affine, invert_affine
 
 #: light direction in view space (x right, y up, z towards the viewer), normalised in use
@@ -73,7 +73,6 @@ def render_mesh(vertices: np.ndarray, triangles: np.ndarray, values: np.ndarray 
         colours = np.full((len(triangles), 3), UNSEEN)
     else:
         vals = np.asarray(values, np.float64)
-        from .colormap import scale_values
         t, _, mode = scale_values(vals, scale)
         table = lut(diverging_colormap if mode == "diverging" else colormap).astype(np.float64)
         tone = t[triangles].mean(1)
@@ -109,4 +108,4 @@ def side_by_side(images: list[np.ndarray], height: int = 320, gap: int = 8) -> n
     return out
 
 
-__all__ = ["overlay_on_photo", "render_mesh", "rotation", "side_by_side", "triangle_orientation", "resolve_mode"]
+__all__ = ["overlay_on_photo", "render_mesh", "rotation", "side_by_side", "triangle_orientation"]
