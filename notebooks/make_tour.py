@@ -27,6 +27,14 @@ faces = {name: fw.detect_face(img) for name, img in photos.items()}
 for name, face in faces.items():
     yaw, pitch, roll = face.pose
     print(f"{name:7s} box={np.round(face.box).astype(int).tolist()} yaw={yaw:+.0f} pitch={pitch:+.0f} roll={roll:+.0f}")"""),
+md("""### Aligned chips
+The same similarity transform aligns any number of faces at once; its inverse puts chip-space maps
+back on the photo (this is how the views place the explainers' chip maps)."""),
+code("""chips = fw.align_faces(photos["obama"], [faces["obama"]], fw.DLIB_5)
+print("chips", tuple(chips.chips.shape))
+print("photo→chip transform:", np.asarray(chips.transforms[0]).round(3).tolist())
+mesh = fw.canonical_face()
+print("canonical face:", mesh.vertices.shape, "vertices,", mesh.triangles.shape, "triangles")"""),
 code("""photo_view = OverlayView(photos["obama"], title="obama: draw polygons or brush strokes, label them")
 photo_view.zoom(faces["obama"])
 photo_view"""),

@@ -1,4 +1,4 @@
-"""The tour notebook runs top to bottom (what `make demo HEADLESS=1` does)."""
+"""The tour notebook runs top to bottom in a real kernel (what `make demo HEADLESS=1` does)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def test_tour_notebook_executes():
         os.environ["PYTHONPATH"] = env_path
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    executed = [c for c in nb.cells if c.cell_type == "code"]
+    assert executed and all(c.execution_count for c in executed)
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) >= 4
     assert all("image/png" in o["data"] for o in views if "text/plain" in o["data"]
