@@ -19,11 +19,18 @@ from .models import FaceModel, ModelConfig, load_model
 
 __version__ = "0.1.0"
 
+
+def show(obj, display: bool = True, **kwargs):
+    """Display ``obj`` in the matching Jupyter view and return it (see :func:`facewidget.widgets.show`)."""
+    from .widgets import show as _show
+
+    return _show(obj, display=display, **kwargs)
+
 __all__ = [
     "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
     "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
     "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
     "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
-    "load_image", "load_model", "ModelConfig", "warp_to_chip", "warp_to_image",
+    "load_image", "load_model", "ModelConfig", "show", "warp_to_chip", "warp_to_image",
 ]

@@ -1,0 +1,176 @@
+"""OverlayView: a photo with a map overlay that can be dragged and resized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from ..errors import ShapeError
+from .base import FaceWidget
+from .colormap import SCALE_MODES, colormap_names
+from .encode import (affine_box, box_affine, check_map, check_photo, compose_affine, crop_photo_map, crop_view,
+                     decode_payload, face_view_box, invert_affine, map_payload, png_bytes)
+from .render import overlay_on_photo
+
+
+def _colormap_trait(default: str) -> t.Unicode:
+    return t.Enum(colormap_names(), default_value=default).tag(sync=True)
+
+
+class OverlayView(FaceWidget):
+    """A photo with a map drawn over it.
+
+    Drag the overlay to move it, drag its corner handle to resize it (``overlay_box`` follows, in
+    photo pixels ``[x0, y0, x1, y1]``, synced once per gesture). ``opacity`` (0..1), ``colormap``,
+    ``diverging_colormap`` (for signed maps), ``scale`` (``"auto"``: diverging when the map has
+    negative values, ``"sequential"``, ``"diverging"``) and ``threshold`` (0..1: weaker pixels are
+    transparent) change the look. Draw polygon or brush annotations with the toolbar.
+
+    Args:
+        image: RGB uint8 (H, W, 3) photo.
+        values: the map: (H, W) on the photo's grid (cropped to its non-zero support for
+            transport), or any (h, w) grid placed by ``affine`` (2x3, map pixel → photo pixel).
+        affine: where maps that are not on the photo's grid go, also for later maps (live runs);
+            for an explained face it is the inverse of its photo→chip transform.
+        encoding: ``"float16"`` or ``"uint8"`` on the wire.
+    """
+
+    _view = t.Unicode("overlay").tag(sync=True)
+    photo = t.Bytes(b"").tag(sync=True)
+    photo_size = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    overlay = t.Dict(allow_none=True, default_value=None).tag(sync=True)
+    overlay_box = t.List(t.Float(), default_value=[]).tag(sync=True)
+    natural_box = t.List(t.Float(), default_value=[]).tag(sync=True)
+    #: the part of the photo shown, photo pixels [x0, y0, x1, y1]; empty = the whole photo
+    view_box = t.List(t.Float(), default_value=[]).tag(sync=True)
+    map_names = t.List(t.Unicode()).tag(sync=True)
+    map_name = t.Unicode("").tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    opacity = t.Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    colormap = _colormap_trait("inferno")
+    diverging_colormap = _colormap_trait("rdbu")
+    scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
+    threshold = t.Float(0.05, min=0.0, max=1.0).tag(sync=True)
+
+    def __init__(self, image: Any = None, values: Any = None, *, affine: Any = None, encoding: str = "float16",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self._encoding = encoding
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._image: np.ndarray | None = None
+        self._chip_affine: np.ndarray | None = None
+        if affine is not None:
+            self._chip_affine = np.asarray(affine, np.float64).reshape(2, 3)
+        if image is not None:
+            self.set_photo(image)
+        if values is not None:
+            self.set_map(values, affine=affine)
+
+    # --- content ---------------------------------------------------------------------------
+    @classmethod
+    def from_explained(cls, explained, name: str | None = None, **kwargs) -> "OverlayView":
+        """View of an :class:`~facewidget.explain.ExplainedFace` or :class:`~facewidget.explain.Explanation`."""
+        view = cls(**kwargs)
+        view.set_explained(explained, name)
+        return view
+
+    def zoom(self, face=None, margin: float = 1.8) -> None:
+        """Show the region around ``face`` (default: the explained face); ``zoom(None)`` without a
+        face shows the whole photo."""
+        face = face if face is not None else getattr(self, "_face", None)
+        self.view_box = [] if face is None or self._image is None else face_view_box(face, self._image.shape, margin)
+
+    def set_photo(self, image: Any) -> None:
+        img = check_photo(image)
+        self._image = img
+        with self.hold_sync():
+            self.photo = png_bytes(img)
+            self.photo_size = [int(img.shape[1]), int(img.shape[0])]
+
+    def set_explained(self, explained, name: str | None = None) -> None:
+        face = getattr(explained, "face", None) if not hasattr(explained, "maps") else explained
+        if face is None or not hasattr(face, "maps"):
+            raise ShapeError(f"expected an ExplainedFace or Explanation; got {type(explained).__name__}")
+        if not face.maps:
+            raise ShapeError("the explained face has no maps")
+        self.set_photo(face.image)
+        self._face = face.face
+        self.view_box = face_view_box(face.face, face.image.shape)
+        self._chip_affine = invert_affine(face.transform)
+        maps = {k: (check_map(v, k), self._chip_affine) for k, v in face.maps.items()}
+        name = name or ("saliency" if "saliency" in maps else next(iter(maps)))
+        if name not in maps:
+            raise ShapeError(f"no map named {name!r}; the face has {sorted(maps)}")
+        self._maps = maps
+        with self.hold_sync():
+            self.map_names = list(maps)
+            self._show(name, reset_box=True)
+
+    def set_map(self, values: Any, affine: Any = None, name: str = "map", reset_box: bool = True) -> None:
+        """Show ``values`` (see the class docstring for grids); keeps other named maps."""
+        arr = check_map(values, name)
+        if affine is None:
+            if self._image is not None and arr.shape == self._image.shape[:2]:
+                arr, affine = crop_photo_map(arr)
+            elif self._chip_affine is not None:
+                affine = self._chip_affine
+            else:
+                shape = None if self._image is None else self._image.shape[:2]
+                raise ShapeError(f"a map of shape {arr.shape} does not match the photo {shape}; "
+                                 "pass affine= (map pixel → photo pixel) to place it")
+        self._maps[name] = (arr, np.asarray(affine, np.float64).reshape(2, 3))
+        with self.hold_sync():
+            if name not in self.map_names:
+                self.map_names = list(self.map_names) + [name]
+            self._show(name, reset_box=reset_box)
+
+    @t.observe("map_name")
+    def _on_map_name(self, change):
+        if change["new"] in self._maps and self.overlay is not None:
+            self._show(change["new"], reset_box=False)
+
+    def _show(self, name: str, reset_box: bool) -> None:
+        arr, affine = self._maps[name]
+        payload = map_payload(arr, affine, encoding=self._wire_encoding(), name=name)
+        natural = affine_box(np.asarray(payload["affine"]).reshape(2, 3), tuple(payload["shape"]))
+        self.overlay = payload
+        if reset_box or not self.overlay_box or self.natural_box != natural:
+            self.natural_box = natural
+            self.overlay_box = natural
+        self.map_name = name
+
+    # --- live runs ---------------------------------------------------------------------------
+    def _apply_progress(self, maps: dict, done: int, total: int) -> None:
+        flat = {k: v for k, v in maps.items() if not isinstance(v, dict)}
+        if not flat:
+            return
+        name = self.map_name if self.map_name in flat else next(iter(flat))
+        self.set_map(flat[name], name=name, reset_box=False)
+
+    def _apply_result(self, result: Any) -> None:
+        if hasattr(result, "maps") or hasattr(result, "face"):
+            self.set_explained(result, self.map_name or None)
+        else:
+            self.set_map(result, name=self.map_name or "map", reset_box=False)
+
+    # --- state -------------------------------------------------------------------------------
+    def current_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values as the front end decodes them, affine map pixel → photo pixel incl. the user's drag)."""
+        if self.overlay is None:
+            raise ShapeError("the view has no map")
+        aff = np.asarray(self.overlay["affine"]).reshape(2, 3)
+        if self.overlay_box and self.natural_box:
+            aff = compose_affine(box_affine(self.natural_box, self.overlay_box), aff)
+        return decode_payload(self.overlay), aff
+
+    def render_png(self) -> np.ndarray:
+        if self._image is None:
+            return np.full((64, 64, 3), 255, np.uint8)
+        if self.overlay is None:
+            return crop_view(self._image, self.view_box)
+        values, aff = self.current_map()
+        return crop_view(overlay_on_photo(self._image, values, aff, colormap=self.colormap,
+                                          diverging_colormap=self.diverging_colormap, scale=self.scale,
+                                          threshold=self.threshold, opacity=self.opacity), self.view_box)

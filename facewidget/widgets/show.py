@@ -1,0 +1,54 @@
+"""``facewidget.show(obj)``: the right view for an explanation, a canonical map or a photo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import UnsupportedOperationError
+
+
+def view_for(obj: Any, **kwargs):
+    """Build (without displaying) the view for ``obj``.
+
+    * :class:`~facewidget.explain.PairExplanation` → :class:`PairView`
+    * :class:`~facewidget.explain.Explanation` / :class:`~facewidget.explain.ExplainedFace` → :class:`OverlayView`
+    * a canonical map (per-vertex ``vertex_values``/``values`` of length 468) or a (468,) array
+      → :class:`CanonicalFaceView`
+    * an RGB uint8 photo (H, W, 3) → :class:`OverlayView` without a map (annotate it)
+    """
+    from ..explain.results import ExplainedFace, Explanation, PairExplanation
+    from .canonical import CanonicalFaceView
+    from .overlay import OverlayView
+    from .pair import PairView
+
+    if isinstance(obj, PairExplanation):
+        return PairView(obj, **kwargs)
+    if isinstance(obj, (Explanation, ExplainedFace)):
+        return OverlayView.from_explained(obj, **kwargs)
+    if isinstance(obj, np.ndarray):
+        if obj.ndim == 1:
+            return CanonicalFaceView(obj, **kwargs)
+        return OverlayView(obj, **kwargs)
+    if any(getattr(obj, a, None) is not None for a in ("vertex_values", "per_vertex")) or (
+            hasattr(obj, "region_scores") and getattr(obj, "values", None) is not None):
+        return CanonicalFaceView.from_canonical_map(obj, **kwargs)
+    raise UnsupportedOperationError(
+        f"facewidget.show does not know how to show a {type(obj).__name__}; it shows PairExplanation, "
+        "Explanation, ExplainedFace, canonical maps and RGB photos")
+
+
+def show(obj: Any, display: bool = True, **kwargs):
+    """Display ``obj`` in the matching view and return the view (see :func:`view_for`)."""
+    view = view_for(obj, **kwargs)
+    if display:
+        from IPython.display import display as ipy_display
+
+        from .canonical import CanonicalFaceView
+
+        if isinstance(view, CanonicalFaceView) and view.regions:
+            ipy_display(view.panel())
+        else:
+            ipy_display(view)
+    return view

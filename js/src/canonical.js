@@ -1,0 +1,177 @@
+// CanonicalFaceView: the canonical mesh as a Lambert-shaded surface (painter's algorithm on a 2-D
+// canvas), coloured by per-vertex values; drag rotates locally (one save_changes at the end),
+// hover shows the region and its score, click selects a region.
+import { meshAnnotator } from "./annotate.js";
+import { decodeMap, float32Array, uint16Array } from "./buffers.js";
+import { lut, scaleValues } from "./colormap.js";
+import { canvas, canvasPoint, h, listen, onModel } from "./dom.js";
+import { clamp, hitTriangle, meshFrame, triangleOrientation, triangleRegions } from "./geometry.js";
+import { trackDrags } from "./gesture.js";
+import { liveControls } from "./live.js";
+
+const W = 360;
+const H = 400;
+const DEG_PER_PX = 0.5;
+
+/** Per-triangle colour-map positions: the mean of the vertices' scaled values. */
+export function triangleTones(values, triangles, mode) {
+  if (!values) return null;
+  const s = scaleValues(values, mode);
+  const n = triangles.length / 3;
+  const t = new Float32Array(n);
+  for (let k = 0; k < n; k++) t[k] = (s.t[triangles[3 * k]] + s.t[triangles[3 * k + 1]] + s.t[triangles[3 * k + 2]]) / 3;
+  return { t, mode: s.mode };
+}
+
+export function renderCanonical({ model, el }) {
+  const root = h("div", { class: "fw-root fw-canonical" });
+  root.dataset.painted = "false";
+  root.dataset.paints = "0";
+  const title = h("div", { class: "fw-title" });
+  const { canvas: cv, ctx } = canvas(W, H, "fw-canvas fw-face");
+  const tooltip = h("div", { class: "fw-tooltip" });
+  tooltip.hidden = true;
+  const selectedText = h("div", { class: "fw-selected" });
+  const disposers = [];
+  let vertices = null, tris = null, sign = 1, tones = null, regions = [], triRegion = null, frame = null;
+  let hoverRegion = -1;
+  let view = { yaw: model.get("yaw"), pitch: model.get("pitch") };
+
+  const live = liveControls(model, root);
+  const annot = meshAnnotator(model, () => {
+    const name = model.get("selected_region");
+    const r = regions.find((x) => x.name === name);
+    return r ? { name: r.name, triangles: r.triangles } : null;
+  });
+  disposers.push(live.dispose, annot.dispose);
+
+  const decodeMesh = () => {
+    vertices = float32Array(model.get("vertices"));
+    tris = uint16Array(model.get("triangles"));
+    sign = triangleOrientation(vertices, tris);
+  };
+  const decodeValues = () => {
+    const p = model.get("values");
+    const d = p ? decodeMap(p) : null;
+    tones = d && tris ? triangleTones(d.values, tris, model.get("scale")) : null;
+  };
+  const decodeRegions = () => {
+    regions = (model.get("regions") || []).map((r) => ({ name: r.name, score: r.score, triangles: uint16Array(r.triangles) }));
+    triRegion = tris ? triangleRegions(tris.length / 3, regions) : null;
+  };
+
+  function paint() {
+    if (!vertices || !tris) return;
+    frame = meshFrame(vertices, tris, view.yaw, view.pitch, cv.width, cv.height, sign);
+    root.dataset.yaw = view.yaw.toFixed(1);
+    root.dataset.pitch = view.pitch.toFixed(1);
+    if (!ctx) return;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, cv.width, cv.height);
+    const table = tones ? lut(tones.mode === "diverging" ? model.get("diverging_colormap") : model.get("colormap")) : null;
+    const selectedName = model.get("selected_region");
+    const selected = regions.findIndex((r) => r.name === selectedName);
+    for (const t of frame.order) {
+      const i = tris[3 * t], j = tris[3 * t + 1], k = tris[3 * t + 2];
+      const sh = frame.shade[t];
+      let r = 200, g = 200, b = 200; // no data (NaN): grey
+      if (table && Number.isFinite(tones.t[t])) {
+        const q = Math.min(255, Math.max(0, Math.round(tones.t[t] * 255)));
+        r = table[3 * q]; g = table[3 * q + 1]; b = table[3 * q + 2];
+      }
+      const reg = triRegion ? triRegion[t] : -1;
+      const lift = reg >= 0 && reg === hoverRegion ? 1.25 : 1;
+      const fill = `rgb(${Math.min(255, Math.round(r * sh * lift))},${Math.min(255, Math.round(g * sh * lift))},${Math.min(255, Math.round(b * sh * lift))})`;
+      ctx.beginPath();
+      ctx.moveTo(frame.sx[i], frame.sy[i]);
+      ctx.lineTo(frame.sx[j], frame.sy[j]);
+      ctx.lineTo(frame.sx[k], frame.sy[k]);
+      ctx.closePath();
+      ctx.fillStyle = fill;
+      ctx.fill();
+      ctx.strokeStyle = reg >= 0 && reg === selected ? "rgba(255,255,255,0.95)" : fill; // hides seams
+      ctx.lineWidth = reg >= 0 && reg === selected ? 1.2 : 0.6;
+      ctx.stroke();
+    }
+    root.dataset.painted = "true";
+    root.dataset.paints = String(Number(root.dataset.paints) + 1);
+  }
+
+  const syncSelected = () => {
+    const name = model.get("selected_region");
+    const r = regions.find((x) => x.name === name);
+    selectedText.textContent = r ? `selected: ${r.name} (score ${Number.isFinite(r.score) ? r.score.toFixed(3) : "–"})` : "click a region to select it";
+    root.dataset.selected = name || "";
+  };
+
+  disposers.push(trackDrags(cv, () => {
+    const start = { ...view };
+    return {
+      move(_p, dx, dy) {
+        view = { yaw: clamp(start.yaw + dx * DEG_PER_PX, -85, 85), pitch: clamp(start.pitch + dy * DEG_PER_PX, -60, 60) };
+        model.set("yaw", view.yaw); // local until the gesture ends
+        model.set("pitch", view.pitch);
+        paint();
+      },
+      end(p, moved) {
+        if (moved) {
+          model.save_changes();
+          return;
+        }
+        const t = frame ? hitTriangle(frame, tris, p[0], p[1]) : -1;
+        const reg = t >= 0 && triRegion ? triRegion[t] : -1;
+        if (reg >= 0) {
+          model.set("selected_region", regions[reg].name);
+          model.save_changes();
+        }
+      },
+    };
+  }));
+
+  disposers.push(
+    listen(cv, "pointermove", (e) => {
+      if (!frame) return;
+      const [x, y] = canvasPoint(cv, e);
+      const t = hitTriangle(frame, tris, x, y);
+      const reg = t >= 0 && triRegion ? triRegion[t] : -1;
+      root.dataset.hoverRegion = reg >= 0 ? regions[reg].name : "";
+      if (reg >= 0) {
+        const s = regions[reg].score;
+        tooltip.textContent = `${regions[reg].name}: ${Number.isFinite(s) ? s.toFixed(3) : "–"}`;
+        const k = cv.clientWidth ? cv.clientWidth / cv.width : 1; // canvas px → CSS px
+        tooltip.style.left = `${x * k + 12}px`;
+        tooltip.style.top = `${y * k + 12}px`;
+        tooltip.hidden = false;
+      } else {
+        tooltip.hidden = true;
+      }
+      if (reg !== hoverRegion) { hoverRegion = reg; paint(); }
+    }),
+    listen(cv, "pointerleave", () => { tooltip.hidden = true; if (hoverRegion !== -1) { hoverRegion = -1; paint(); } }),
+    onModel(model, "change:vertices", () => { decodeMesh(); decodeValues(); decodeRegions(); paint(); }),
+    onModel(model, "change:triangles", () => { decodeMesh(); decodeValues(); decodeRegions(); paint(); }),
+    onModel(model, "change:values", () => { decodeValues(); paint(); }),
+    onModel(model, "change:scale", () => { decodeValues(); paint(); }),
+    onModel(model, "change:colormap", paint),
+    onModel(model, "change:diverging_colormap", paint),
+    onModel(model, "change:regions", () => { decodeRegions(); syncSelected(); paint(); }),
+    onModel(model, "change:selected_region", () => { syncSelected(); paint(); }),
+    onModel(model, "change:yaw", () => { view.yaw = model.get("yaw"); paint(); }),
+    onModel(model, "change:pitch", () => { view.pitch = model.get("pitch"); paint(); }),
+    onModel(model, "change:title", () => { title.textContent = model.get("title") || ""; }),
+  );
+
+  root.append(title, h("div", { class: "fw-stage fw-face-stage" }, [cv, tooltip]), selectedText, live.el, annot.el);
+  el.appendChild(root);
+  title.textContent = model.get("title") || "";
+  decodeMesh();
+  decodeValues();
+  decodeRegions();
+  syncSelected();
+  paint();
+  return () => {
+    disposers.forEach((f) => f());
+    root.remove();
+  };
+}

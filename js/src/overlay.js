@@ -1,0 +1,141 @@
+// OverlayView: photo + draggable / resizable map overlay, colour controls, annotations, live runs.
+import { photoAnnotator } from "./annotate.js";
+import { decodeMap } from "./buffers.js";
+import { colormapNames } from "./colormap.js";
+import { h, onModel, select, slider } from "./dom.js";
+import { boxAffine, composeAffine, inBox, moveBox, resizeBox } from "./geometry.js";
+import { trackDrags } from "./gesture.js";
+import { liveControls } from "./live.js";
+import { mapBitmap, photoPanel } from "./photo.js";
+
+const HANDLE = 10; // canvas pixels of the resize handle
+
+export function renderOverlay({ model, el }) {
+  const root = h("div", { class: "fw-root fw-overlay" });
+  root.dataset.painted = "false";
+  root.dataset.paints = "0";
+  root.dataset.overlayUpdates = "0";
+  const title = h("div", { class: "fw-title" });
+  const panel = photoPanel(520);
+  const disposers = [];
+  let decoded = null;
+  let bitmap = null;
+
+  const annot = photoAnnotator(model, { target: "photo", redraw: () => paint() });
+  const live = liveControls(model, root);
+  disposers.push(annot.dispose, live.dispose);
+
+  const opts = () => ({
+    colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"),
+    mode: model.get("scale"), threshold: model.get("threshold"), opacity: model.get("opacity"),
+  });
+  const rebuildBitmap = () => {
+    const p = model.get("overlay");
+    decoded = p ? decodeMap(p) : null;
+    bitmap = decoded ? mapBitmap(decoded, opts()) : null;
+  };
+  const currentAffine = () => {
+    const box = model.get("overlay_box");
+    const nat = model.get("natural_box");
+    if (!decoded) return null;
+    if (box && box.length === 4 && nat && nat.length === 4) return composeAffine(boxAffine(nat, box), decoded.affine);
+    return decoded.affine;
+  };
+
+  function paint() {
+    const aff = currentAffine();
+    const ok = panel.draw(aff ? [{ bitmap, affine: aff }] : []);
+    const ctx = panel.ctx;
+    const box = model.get("overlay_box");
+    if (ctx && decoded && box && box.length === 4) {
+      const [x0, y0] = panel.toCanvas(box[0], box[1]);
+      const [x1, y1] = panel.toCanvas(box[2], box[3]);
+      ctx.strokeStyle = "rgba(255,255,255,0.8)";
+      ctx.setLineDash([4, 3]);
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      ctx.setLineDash([]);
+      ctx.fillStyle = "rgba(255,255,255,0.9)";
+      ctx.fillRect(x1 - HANDLE, y1 - HANDLE, HANDLE, HANDLE);
+    }
+    if (ctx) annot.draw(ctx, panel.toCanvas, panel.scale);
+    if (ok) {
+      root.dataset.painted = "true";
+      root.dataset.paints = String(Number(root.dataset.paints) + 1);
+    }
+  }
+
+  // Dragging the overlay: model.set on every move (local only), one save_changes at the end.
+  disposers.push(trackDrags(panel.canvas, (p) => {
+    const pt = panel.toPhoto(p[0], p[1]);
+    const drawing = annot.press(pt);
+    if (drawing) return { move: (q) => drawing.move(panel.toPhoto(q[0], q[1])), end: (q) => drawing.end(panel.toPhoto(q[0], q[1])) };
+    const box = model.get("overlay_box");
+    if (!decoded || !box || box.length !== 4) return null;
+    const [cx1, cy1] = panel.toCanvas(box[2], box[3]);
+    const onHandle = p[0] >= cx1 - HANDLE - 2 && p[0] <= cx1 + 2 && p[1] >= cy1 - HANDLE - 2 && p[1] <= cy1 + 2;
+    if (!onHandle && !inBox(box, pt[0], pt[1])) return null;
+    const start = box.slice();
+    return {
+      move(_q, dx, dy) {
+        const d = [dx / panel.scale, dy / panel.scale];
+        model.set("overlay_box", onHandle ? resizeBox(start, d[0], d[1]) : moveBox(start, d[0], d[1]));
+        paint();
+      },
+      end(_q, moved) {
+        if (moved) model.save_changes();
+      },
+    };
+  }));
+
+  const opacity = slider("opacity", { min: 0, max: 1, step: 0.05, value: model.get("opacity"),
+    onInput: (v) => { model.set("opacity", v); }, onCommit: () => model.save_changes() });
+  const threshold = slider("threshold", { min: 0, max: 1, step: 0.01, value: model.get("threshold"),
+    onInput: (v) => { model.set("threshold", v); }, onCommit: () => model.save_changes() });
+  const cmap = select("colours", colormapNames(), model.get("colormap"), (v) => { model.set("colormap", v); model.save_changes(); });
+  const scale = select("scale", ["auto", "sequential", "diverging"], model.get("scale"), (v) => { model.set("scale", v); model.save_changes(); });
+  const mapSel = select("map", model.get("map_names") || [], model.get("map_name"), (v) => { model.set("map_name", v); model.save_changes(); });
+  const controls = h("div", { class: "fw-controls" }, [mapSel.el, opacity.el, threshold.el, cmap.el, scale.el]);
+
+  const syncControls = () => {
+    opacity.input.value = String(model.get("opacity"));
+    threshold.input.value = String(model.get("threshold"));
+    cmap.input.value = model.get("colormap");
+    scale.input.value = model.get("scale");
+    const names = model.get("map_names") || [];
+    mapSel.input.replaceChildren(...names.map((n) => h("option", { text: n, attrs: { value: n } })));
+    mapSel.input.value = model.get("map_name");
+    mapSel.el.hidden = names.length < 2;
+    title.textContent = model.get("title") || "";
+  };
+
+  const loadPhoto = () => {
+    const done = panel.setPhoto(model.get("photo"), model.get("photo_size"));
+    panel.setView(model.get("view_box"));
+    return done.then(paint, () => {});
+  };
+  disposers.push(
+    onModel(model, "change:photo", loadPhoto),
+    onModel(model, "change:overlay", () => {
+      rebuildBitmap();
+      root.dataset.overlayUpdates = String(Number(root.dataset.overlayUpdates) + 1);
+      paint();
+    }),
+    onModel(model, "change:overlay_box", paint),
+    onModel(model, "change:view_box", () => { panel.setView(model.get("view_box")); paint(); }),
+    onModel(model, "change:annotations", paint),
+    ...["opacity", "threshold", "colormap", "diverging_colormap", "scale"].map((k) =>
+      onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); syncControls(); })),
+    ...["map_names", "map_name", "title"].map((k) => onModel(model, `change:${k}`, syncControls)),
+  );
+
+  root.append(title, h("div", { class: "fw-stage" }, [panel.canvas]), controls, live.el, annot.el);
+  el.appendChild(root);
+  syncControls();
+  rebuildBitmap();
+  loadPhoto();
+  return () => {
+    disposers.forEach((f) => f());
+    panel.dispose();
+    root.remove();
+  };
+}

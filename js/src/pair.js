@@ -1,0 +1,227 @@
+// PairView: both photos, similar / dissimilar / difference maps (toggle or side by side), linked
+// hover through the face mesh, score, decision and a threshold slider.
+import { decodeMap, float32Array, uint16Array } from "./buffers.js";
+import { button, canvasPoint, h, listen, onModel, slider } from "./dom.js";
+import { mapThroughMesh } from "./geometry.js";
+import { liveControls } from "./live.js";
+import { mapBitmap, photoPanel } from "./photo.js";
+
+const SIDES = ["a", "b"];
+
+/** "same" / "different" at `threshold` (the rule of PairView._decide). */
+export function decide(score, threshold, higherIsSimilar) {
+  if (!Number.isFinite(score) || !Number.isFinite(threshold)) return "";
+  const same = higherIsSimilar ? score >= threshold : score < threshold;
+  return same ? "same" : "different";
+}
+
+/** similar − dissimilar on the same grid, or null when the grids differ. */
+export function differenceMap(sim, dis) {
+  if (!sim || !dis || sim.width !== dis.width || sim.height !== dis.height) return null;
+  if (sim.affine.some((v, i) => Math.abs(v - dis.affine[i]) > 1e-9)) return null;
+  const values = new Float32Array(sim.values.length);
+  for (let i = 0; i < values.length; i++) values[i] = sim.values[i] - dis.values[i];
+  return { ...sim, values };
+}
+
+function fmt(x) {
+  return Number.isFinite(x) ? x.toFixed(3) : "–";
+}
+
+export function renderPair({ model, el }) {
+  const root = h("div", { class: "fw-root fw-pair" });
+  root.dataset.painted = "false";
+  root.dataset.paints = "0";
+  root.dataset.mapUpdates = "0";
+  const title = h("div", { class: "fw-title" });
+  const info = h("div", { class: "fw-info" });
+  const grid = h("div", { class: "fw-pair-grid" });
+  const disposers = [];
+  let panels = []; // {side, kind, panel, bitmap, affine}
+  let loaded = { a: false, b: false };
+  let hover = null; // {side, p: [x, y], q: [x, y] | null}
+  let lm = { a: null, b: null };
+  let tris = null;
+
+  const live = liveControls(model, root);
+  disposers.push(live.dispose);
+
+  const kindsShown = () => (model.get("layout") === "side" ? ["similar", "dissimilar"] : [model.get("mode")]);
+  const opts = (kind) => ({
+    colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"),
+    mode: kind === "difference" ? "diverging" : model.get("scale"), threshold: model.get("map_threshold"), opacity: model.get("opacity"),
+  });
+
+  const decodeLandmarks = () => {
+    for (const s of SIDES) {
+      const b = model.get(`landmarks_${s}`);
+      lm[s] = b && b.byteLength ? float32Array(b) : null;
+    }
+    const t = model.get("triangles");
+    tris = t && t.byteLength ? uint16Array(t) : null;
+  };
+
+  const decoded = (side, kind) => {
+    const maps = (model.get("maps") || {})[side] || {};
+    if (kind === "difference") return differenceMap(decodeMap(maps.similar), decodeMap(maps.dissimilar));
+    return maps[kind] ? decodeMap(maps[kind]) : null;
+  };
+
+  const rebuildBitmaps = () => {
+    for (const p of panels) {
+      const d = decoded(p.side, p.kind);
+      p.bitmap = d ? mapBitmap(d, opts(p.kind)) : null;
+      p.affine = d ? d.affine : null;
+    }
+  };
+
+  function marker(ctx, x, y, colour) {
+    ctx.save();
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(x, y, 7, 0, 2 * Math.PI);
+    ctx.moveTo(x - 11, y); ctx.lineTo(x + 11, y);
+    ctx.moveTo(x, y - 11); ctx.lineTo(x, y + 11);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  function paint() {
+    let all = true;
+    for (const p of panels) {
+      const ok = p.panel.draw(p.bitmap ? [{ bitmap: p.bitmap, affine: p.affine }] : []);
+      all = all && ok;
+      const ctx = p.panel.ctx;
+      if (ctx && hover) {
+        const pt = hover.side === p.side ? hover.p : hover.q;
+        if (pt) marker(ctx, ...p.panel.toCanvas(pt[0], pt[1]), hover.side === p.side ? "#00e5ff" : "#ffea00");
+      }
+    }
+    if (all && panels.length && loaded.a && loaded.b) {
+      root.dataset.painted = "true";
+      root.dataset.paints = String(Number(root.dataset.paints) + 1);
+    }
+  }
+
+  let panelDisposers = [];
+  function buildPanels() {
+    panelDisposers.forEach((f) => f());
+    panelDisposers = [];
+    panels.forEach((p) => p.panel.dispose());
+    grid.replaceChildren();
+    loaded = { a: false, b: false };
+    const side = model.get("layout") === "side";
+    grid.classList.toggle("fw-pair-side", side);
+    panels = [];
+    for (const s of SIDES) {
+      for (const kind of kindsShown()) {
+        const panel = photoPanel(side ? 260 : 340);
+        panel.canvas.dataset.side = s;
+        panel.canvas.dataset.kind = kind;
+        const p = { side: s, kind, panel, bitmap: null, affine: null };
+        panels.push(p);
+        const caption = h("div", { class: "fw-caption", text: `${s.toUpperCase()} · ${kind}` });
+        grid.appendChild(h("div", { class: "fw-pair-cell" }, [panel.canvas, caption]));
+        panelDisposers.push(
+          listen(panel.canvas, "pointermove", (e) => {
+            const pt = panel.toPhoto(...canvasPoint(panel.canvas, e));
+            const other = s === "a" ? "b" : "a";
+            let q = null;
+            if (lm[s] && lm[other] && tris) {
+              const m = mapThroughMesh(lm[s], lm[other], tris, pt[0], pt[1]);
+              if (m) q = [m.x, m.y];
+            }
+            hover = { side: s, p: pt, q };
+            root.dataset.hoverSide = s;
+            root.dataset.hover = `${pt[0].toFixed(1)},${pt[1].toFixed(1)}`;
+            root.dataset.linked = q ? `${q[0].toFixed(1)},${q[1].toFixed(1)}` : "";
+            paint();
+          }),
+          listen(panel.canvas, "pointerleave", () => { hover = null; root.dataset.linked = ""; paint(); }),
+        );
+      }
+    }
+    rebuildBitmaps();
+    for (const s of SIDES) {
+      const mine = panels.filter((p) => p.side === s);
+      Promise.all(mine.map((p) => {
+        const done = p.panel.setPhoto(model.get(`photo_${s}`), model.get(`size_${s}`));
+        p.panel.setView(model.get(`view_box_${s}`));
+        return done;
+      })).then(() => { loaded[s] = true; paint(); }, () => {});
+    }
+  }
+
+  // --- controls ---
+  const modeButtons = {};
+  for (const m of ["similar", "dissimilar", "difference"]) {
+    modeButtons[m] = button(m, () => { model.set("mode", m); model.save_changes(); }, `fw-button fw-mode fw-mode-${m}`);
+  }
+  const layoutButton = button("side by side", () => {
+    model.set("layout", model.get("layout") === "side" ? "toggle" : "side");
+    model.save_changes();
+  }, "fw-button fw-layout");
+  const scoreText = h("span", { class: "fw-score" });
+  const decisionText = h("span", { class: "fw-decision" });
+  const range = () => model.get("threshold_range") || [0, 1];
+  const thr = slider("threshold", { min: range()[0], max: range()[1], step: (range()[1] - range()[0]) / 200 || 0.01,
+    value: model.get("threshold"),
+    onInput: (v) => { model.set("threshold", v); syncScore(); },
+    onCommit: () => model.save_changes() });
+  const syncScore = () => {
+    const s = model.get("score");
+    const t = model.get("threshold");
+    scoreText.textContent = `score ${fmt(s)} · threshold ${fmt(t)} (${model.get("higher_is_similar") ? "higher" : "lower"} = more similar)`;
+    const d = decide(s, t, model.get("higher_is_similar"));
+    decisionText.textContent = d;
+    decisionText.dataset.decision = d;
+    root.dataset.decision = d;
+  };
+  const syncControls = () => {
+    const mode = model.get("mode");
+    for (const [m, b] of Object.entries(modeButtons)) b.classList.toggle("fw-active", m === mode);
+    layoutButton.classList.toggle("fw-active", model.get("layout") === "side");
+    const [lo, hi] = range();
+    thr.input.min = String(lo);
+    thr.input.max = String(hi);
+    thr.input.step = String((hi - lo) / 200 || 0.01);
+    thr.input.value = String(model.get("threshold") ?? lo);
+    thr.el.hidden = !Number.isFinite(model.get("score")) || !Number.isFinite(model.get("threshold"));
+    title.textContent = model.get("title") || "";
+    info.textContent = model.get("info") || "";
+    syncScore();
+  };
+  const controls = h("div", { class: "fw-controls" }, [modeButtons.similar, modeButtons.dissimilar, modeButtons.difference, layoutButton, thr.el, scoreText, decisionText]);
+
+  disposers.push(
+    onModel(model, "change:maps", () => {
+      rebuildBitmaps();
+      root.dataset.mapUpdates = String(Number(root.dataset.mapUpdates) + 1);
+      paint();
+    }),
+    onModel(model, "change:mode", () => { syncControls(); buildPanels(); }),
+    onModel(model, "change:layout", () => { syncControls(); buildPanels(); }),
+    ...["photo_a", "photo_b", "size_a", "size_b"].map((k) => onModel(model, `change:${k}`, buildPanels)),
+    ...SIDES.map((s) => onModel(model, `change:view_box_${s}`, () => {
+      panels.filter((p) => p.side === s).forEach((p) => p.panel.setView(model.get(`view_box_${s}`)));
+      paint();
+    })),
+    ...["landmarks_a", "landmarks_b", "triangles"].map((k) => onModel(model, `change:${k}`, decodeLandmarks)),
+    ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold"].map((k) =>
+      onModel(model, `change:${k}`, () => { rebuildBitmaps(); paint(); })),
+    ...["score", "threshold", "threshold_range", "higher_is_similar", "title", "info"].map((k) => onModel(model, `change:${k}`, syncControls)),
+  );
+
+  root.append(title, grid, controls, info, live.el);
+  el.appendChild(root);
+  decodeLandmarks();
+  syncControls();
+  buildPanels();
+  return () => {
+    disposers.forEach((f) => f());
+    panelDisposers.forEach((f) => f());
+    panels.forEach((p) => p.panel.dispose());
+    root.remove();
+  };
+}
