@@ -15,14 +15,15 @@ from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, Can
                      UnsupportedImageModeError, UnsupportedOperationError)
 from .faces import Face, FaceDetector, detect_face, detect_faces
 from .io import load_image
+from .models import FaceModel, ModelConfig, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
     "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
-    "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
+    "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
     "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
-    "load_image", "warp_to_chip", "warp_to_image",
+    "load_image", "load_model", "ModelConfig", "warp_to_chip", "warp_to_image",
 ]

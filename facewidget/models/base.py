@@ -114,6 +114,13 @@ class FaceModel:
         std = torch.tensor(config.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._mean, self._std = mean.to(self.device), std.to(self.device)
 
+    def reconfigure(self, **changes) -> "FaceModel":
+        """Change config fields in place (e.g. ``threshold``); keeps the normalisation tensors in step."""
+        self.config = replace(self.config, **changes)
+        self._mean = torch.tensor(self.config.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.config.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        return self
+
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_module(cls, module: nn.Module, config: ModelConfig | dict, **kwargs) -> "FaceModel":
@@ -216,3 +223,62 @@ class FaceModel:
         """(native score, same person?) for two photos / chips."""
         s = self.score(self.embed(a), self.embed(b))[0]
         return float(s), bool(self.same(s))
+
+    # -- classifiers -----------------------------------------------------------------------
+    def _require_classifier(self):
+        if self.config.task not in ("classification", "age"):
+            raise UnsupportedOperationError(f"{self.config.name} is an {self.config.task} model, not a classifier")
+
+    def probabilities(self, x, faces=None) -> torch.Tensor:
+        """(B, classes) class probabilities (softmax of the network's logits); no grad."""
+        self._require_classifier()
+        return torch.softmax(self.embed(x, faces), dim=-1)
+
+    def expected_age(self, x, faces=None) -> torch.Tensor:
+        """(B,) expected age in years (age models: probabilities · class centres); no grad."""
+        return self.target("expected_age")(self.embed(x, faces))
+
+    # -- explanation targets -----------------------------------------------------------------
+    def target(self, kind: str, index: int | None = None, *, reference=None):
+        """A callable ``target(output) -> (B,) tensor`` on the network's output, for explainers.
+
+        Kinds:
+            ``"logit"`` (alias ``"class"``): the logit of class ``index`` (classifiers);
+            ``"probability"``: the softmax probability of class ``index`` (classifiers);
+            ``"expected_age"``: Σ p_k · centre_k in years (age models, ``config.extra["age_centres"]``);
+            ``"similarity"``: :meth:`similarity` to ``reference`` (a (D,) or (B, D) embedding),
+            higher = more similar (identity models);
+            ``"embedding"``: component ``index`` of the embedding (identity models).
+        The callable is differentiable (when the model is) and keeps the batch dimension.
+        """
+        kind = "logit" if kind == "class" else kind
+        if kind in ("logit", "probability"):
+            self._require_classifier()
+            n = len(self.config.classes or ())
+            if index is None or not 0 <= int(index) < n:
+                raise ShapeError(f"{self.config.name}: target {kind!r} needs a class index in [0, {n}); got {index}")
+            i = int(index)
+            if kind == "logit":
+                return lambda out: out[:, i]
+            return lambda out: torch.softmax(out, dim=-1)[:, i]
+        if kind == "expected_age":
+            centres = self.config.extra.get("age_centres")
+            if self.config.task != "age" or centres is None:
+                raise UnsupportedOperationError(f"{self.config.name} is not an age model")
+            c = torch.tensor(centres, dtype=torch.float32)
+            return lambda out: torch.softmax(out, dim=-1) @ c.to(out.device, out.dtype)
+        if kind == "similarity":
+            self._require_identity()
+            if reference is None:
+                raise ShapeError("target 'similarity' needs a reference embedding")
+            ref = torch.as_tensor(reference).detach()
+            return lambda out: self.similarity(out, ref.to(out.device, out.dtype))
+        if kind == "embedding":
+            self._require_identity()
+            d = self.config.embedding_size
+            if index is None or (d is not None and not 0 <= int(index) < d):
+                raise ShapeError(f"target 'embedding' needs a component index in [0, {d}); got {index}")
+            j = int(index)
+            return lambda out: out[:, j]
+        raise ShapeError(f"unknown target kind {kind!r}; choose logit/class, probability, expected_age, "
+                         "similarity or embedding")
