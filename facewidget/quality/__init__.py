@@ -7,7 +7,7 @@
 * :func:`analyze` (:mod:`.analysis`): H/L split per method, streaming per-pixel statistics
   (:mod:`.streaming`), D-AM-V, KDE, profiles, symmetrised deviation, inter-/intra-FIQA, and the
   same on the canonical face (:mod:`.canonical`).
-* Degradations (:mod:`.degrade`): seeded, quality-controlled sets from real photos.
+* Degradations (:mod:`.degradations`): seeded, quality-controlled sets from real photos.
 """
 
 from .activation import ActivationMaps, activation_maps, normalise_map
@@ -15,7 +15,7 @@ from .analysis import FIQAAnalysis, QualityAnalysis, SetStats, analyze, split_by
 from .batch import MEASUREMENT_TEMPLATE, FaceBatch, as_face_batch
 from .brisque_score import Brisque
 from .canonical import CanonicalSpace
-from .degrade import DEGRADATIONS, KINDS, DegradationGenerator, DegradedImage, degrade, detect_missing
+from .degradations import DEGRADATIONS, KINDS, DegradationGenerator, DegradedImage, degrade, detect_missing
 from .embedding_norm import EmbeddingNorm
 from .fiqa import FIQAMethod, builtin_methods, get_fiqa, score
 from .mesh_measures import EyesOpen, InterEyeDistance, MouthClosed, PoseQuality

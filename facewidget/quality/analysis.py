@@ -231,7 +231,7 @@ def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: floa
     """Split images by each FIQA method's score and analyse the activation maps of the sets.
 
     Args:
-        images: photos, (photo, face) pairs, :class:`~facewidget.quality.degrade.DegradedImage` items or a
+        images: photos, (photo, face) pairs, :class:`~facewidget.quality.degradations.DegradedImage` items or a
             :class:`~facewidget.quality.batch.FaceBatch` (see ``as_face_batch``).
         fiqa: FIQA methods: built-in names, ``(name, params)`` pairs or callables (see :mod:`.fiqa`);
             each splits on its first (overall) score.

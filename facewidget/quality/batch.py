@@ -185,7 +185,7 @@ def as_face_batch(x, *, missing: str = "raise") -> FaceBatch:
 
     Accepted: a FaceBatch; an AlignedFaces; a float (B, 3, h, w) chips tensor; a sequence of photos,
     of ``(photo, face)`` pairs, or of objects with ``.image`` and ``.face`` attributes (e.g.
-    :class:`~facewidget.quality.degrade.DegradedImage`, whose ``.id`` is kept); a single photo.
+    :class:`~facewidget.quality.degradations.DegradedImage`, whose ``.id`` is kept); a single photo.
     """
     if isinstance(x, FaceBatch):
         return x

@@ -17,6 +17,11 @@ downscale   shrink by f = 1 + 7·s (Pillow box filter); ``restore=True`` (defaul
             (H, W) bilinearly (detail lost, geometry kept), ``restore=False`` keeps the small photo
 rotate      in-plane rotation about the face centre by ±45·s degrees (sign random), same size,
             black corners (changes roll; the only degradation a pose measure sees)
+eyes_closed synthetic edit for the eyes-open measure (needs the face): each eye's box (mesh eye
+            contour, grown 20 % sideways and 50 % of its height up/down) is replaced by the skin patch
+            just below it, and a dark lash line (2 px) is drawn across its middle (s is unused)
+mouth_open  synthetic edit for the mouth-closed measure (needs the face): a dark ellipse
+            (0.9·s' × 0.6·s' of the inner mouth width, s' = 0.5 + 0.5·s) centred between the inner lips
 =========== =================================================================================
 
 Randomness (noise, patch positions, rotation sign, severities drawn from a range) comes from a
@@ -25,8 +30,8 @@ Randomness (noise, patch positions, rotation sign, severities drawn from a range
 
 Faces: photometric degradations and ``downscale(restore=True)`` keep the geometry, so the source
 face is carried over unchanged; ``downscale(restore=False)`` scales its landmarks; ``rotate``
-sets ``face=None`` so that the face is detected again on the rotated photo (its pose must be
-measured, not assumed). ``redetect=True`` re-detects every degraded photo.
+``eyes_closed`` and ``mouth_open`` set ``face=None`` so that the face is detected again (the
+pose / eye / mouth measures must be measured on the new photo, not assumed). ``redetect=True`` re-detects every degraded photo.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from PIL import Image, ImageFilter
 from ..errors import ShapeError
 from ..faces import Face
 
-KINDS = ("blur", "noise", "jpeg", "low_light", "occlusion", "downscale", "rotate")
+KINDS = ("blur", "noise", "jpeg", "low_light", "occlusion", "downscale", "rotate", "eyes_closed", "mouth_open")
 PHOTOMETRIC = ("blur", "noise", "jpeg", "low_light", "occlusion")
+GEOMETRY_CHANGING = ("rotate", "eyes_closed", "mouth_open")
+"""Kinds after which the face is detected again (its mesh is what they change)."""
 
 
 def _check(image) -> np.ndarray:
@@ -116,8 +123,54 @@ def rotate(image, severity, rng, face=None):
     return np.asarray(out), {"angle_deg": float(angle)}
 
 
+def _need_face(face, kind):
+    if face is None:
+        raise ShapeError(f"the {kind} edit needs the face (mesh) of the photo")
+
+
+def eyes_closed(image, severity, rng, face=None):
+    from .mesh_measures import LEFT_EYE, RIGHT_EYE
+
+    _need_face(face, "eyes_closed")
+    out = image.copy()
+    h_img, w_img = image.shape[:2]
+    boxes = []
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        p = face.landmarks[list(eye), :2].astype(np.float64)
+        (x0, y0), (x1, y1) = p.min(0), p.max(0)
+        w, h = x1 - x0, max(y1 - y0, 1.0)
+        bx0, bx1 = int(max(0, x0 - 0.2 * w)), int(min(w_img, x1 + 0.2 * w))
+        by0, by1 = int(max(0, y0 - 0.5 * h)), int(min(h_img, y1 + 0.5 * h))
+        hh = by1 - by0
+        src0 = by1 + hh // 2
+        if src0 + hh > h_img or bx1 <= bx0 or hh <= 0:
+            continue
+        out[by0:by1, bx0:bx1] = image[src0:src0 + hh, bx0:bx1]
+        ym = (by0 + by1) // 2
+        out[max(0, ym - 1):ym + 1, bx0 + int(0.2 * w):bx1 - int(0.2 * w)] = (40, 30, 30)
+        boxes.append([bx0, by0, bx1, by1])
+    return out, {"eye_boxes": boxes}
+
+
+def mouth_open(image, severity, rng, face=None):
+    from PIL import ImageDraw
+
+    from .mesh_measures import LIP_LOWER_INNER, LIP_UPPER_INNER, MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT
+
+    _need_face(face, "mouth_open")
+    p = face.landmarks[:, :2].astype(np.float64)
+    width = float(np.linalg.norm(p[MOUTH_CORNER_LEFT] - p[MOUTH_CORNER_RIGHT]))
+    c = (p[LIP_UPPER_INNER] + p[LIP_LOWER_INNER]) / 2
+    k = 0.5 + 0.5 * severity
+    rx, ry = 0.45 * k * width, 0.3 * k * width
+    out = Image.fromarray(image.copy())
+    ImageDraw.Draw(out).ellipse([c[0] - rx, c[1] - ry, c[0] + rx, c[1] + ry], fill=(50, 20, 20))
+    return np.asarray(out), {"ellipse": [float(c[0]), float(c[1]), rx, ry]}
+
+
 DEGRADATIONS: dict[str, Callable] = {"blur": blur, "noise": noise, "jpeg": jpeg, "low_light": low_light,
-                                     "occlusion": occlusion, "downscale": downscale, "rotate": rotate}
+                                     "occlusion": occlusion, "downscale": downscale, "rotate": rotate,
+                                     "eyes_closed": eyes_closed, "mouth_open": mouth_open}
 
 
 def degrade(image, kind: str, severity: float, *, rng: np.random.Generator | int = 0, face: Face | None = None,
@@ -136,7 +189,7 @@ def degrade(image, kind: str, severity: float, *, rng: np.random.Generator | int
 
 def transfer_face(face: Face | None, kind: str, params: dict, new_shape) -> Face | None:
     """The source face in the degraded photo when its geometry is known, else None (detect again)."""
-    if face is None or kind == "rotate":
+    if face is None or kind in GEOMETRY_CHANGING:
         return None
     if kind == "downscale" and not params.get("restore", True):
         h, w = new_shape[:2]
