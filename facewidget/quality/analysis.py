@@ -149,17 +149,18 @@ def split_by_quantile(scores: np.ndarray, quantile: float) -> tuple[np.ndarray, 
 
 
 def kde_of(std_high: np.ndarray, std_low: np.ndarray) -> dict[str, np.ndarray] | None:
-    """Gaussian KDEs of the flattened AM-V maps of H and L on one grid."""
+    """Gaussian KDEs (Scott's bandwidth) of the flattened AM-V maps of H and L on one grid.
+
+    The grid spans both samples plus three bandwidths on either side, so each density integrates
+    to ~1 over it. None when a set's AM-V is constant (a singular KDE)."""
     a, b = std_high.ravel(), std_low.ravel()
-    top = max(float(a.max()), float(b.max()))
-    grid = np.linspace(0.0, top * 1.05 if top > 0 else 1.0, KDE_POINTS)
-    out = {"grid": grid}
-    for key, v in (("high", a), ("low", b)):
-        try:
-            out[key] = sstats.gaussian_kde(v)(grid)
-        except (np.linalg.LinAlgError, ValueError):
-            return None
-    return out
+    try:
+        kdes = {"high": sstats.gaussian_kde(a), "low": sstats.gaussian_kde(b)}
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    pad = 3.0 * max(float(np.sqrt(k.covariance[0, 0])) for k in kdes.values())
+    grid = np.linspace(min(a.min(), b.min()) - pad, max(a.max(), b.max()) + pad, KDE_POINTS)
+    return {"grid": grid, **{key: k(grid) for key, k in kdes.items()}}
 
 
 def _set_stats(label, indices, threshold, acc: StreamingMapStats) -> SetStats:
