@@ -101,6 +101,7 @@ class QualityAnalysis:
     _maps: ActivationMaps | None = field(default=None, repr=False)
     _batch: FaceBatch | None = field(default=None, repr=False)
     _canonical_space: CanonicalSpace | None = field(default=None, repr=False)
+    _map_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def methods(self) -> list[str]:
@@ -110,14 +111,23 @@ class QualityAnalysis:
         """The activation map of image ``index`` (recomputed: maps are not stored), in chip or canonical space."""
         if self._maps is None or self._batch is None:
             raise ShapeError("this analysis no longer holds its images and model")
-        sub = self._batch.subset([index])
-        m = self._maps(sub)
-        if space == "chip":
-            return m[0]
-        if self._canonical_space is None:
-            raise ShapeError("this analysis has no canonical space")
-        return self._canonical_space.project(m, sub.aligned(self._maps.model.config.alignment_template()),
-                                             sub.faces)[0]
+        if not 0 <= int(index) < len(self.ids):
+            raise ShapeError(f"image index {index} is out of range for {len(self.ids)} images")
+        key = (int(index), space)
+        if key not in self._map_cache:
+            sub = self._batch.subset([int(index)])
+            m = self._maps(sub)
+            if space == "chip":
+                out = m[0]
+            elif self._canonical_space is None:
+                raise ShapeError("this analysis has no canonical space")
+            else:
+                out = self._canonical_space.project(m, sub.aligned(self._maps.model.config.alignment_template()),
+                                                    sub.faces)[0]
+            if len(self._map_cache) >= 64:  # a few recent maps, for viewers that flip between images
+                self._map_cache.pop(next(iter(self._map_cache)))
+            self._map_cache[key] = out
+        return self._map_cache[key]
 
     def deviation(self, index: int, method: str | None = None, space: str = "chip", image_map=None) -> np.ndarray:
         """|MAM_H − A_img| / max for image ``index`` (or a given ``image_map``), in [0, 1]."""
