@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import stats as sstats
 
 from ..errors import ShapeError
 from .activation import ActivationMaps
@@ -163,6 +162,8 @@ def kde_of(std_high: np.ndarray, std_low: np.ndarray) -> dict[str, np.ndarray] |
 
     The grid spans both samples plus three bandwidths on either side, so each density integrates
     to ~1 over it. None when a set's AM-V is constant (a singular KDE)."""
+    from scipy import stats as sstats
+
     a, b = std_high.ravel(), std_low.ravel()
     try:
         kdes = {"high": sstats.gaussian_kde(a), "low": sstats.gaussian_kde(b)}
@@ -206,6 +207,8 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def inter_fiqa(results: dict[str, FIQAAnalysis]) -> dict[str, Any]:
     """Comparisons across methods: score Spearman, H/L Jaccard, AM-V_L and MAM_H map correlations."""
+    from scipy import stats as sstats
+
     names = list(results)
     if len(names) < 2:
         return {}
