@@ -77,3 +77,10 @@ def test_activation_maps_are_in_unit_range_at_the_model_input_size(obama):
     # Score-CAM only runs forward passes: identical maps run after run on the CPU
     np.testing.assert_array_equal(score, activation_maps(batch, model, "scorecam", channels=8))
     np.testing.assert_array_equal(normalise_map(np.full((1, 4, 4), -1.0)), np.zeros((1, 4, 4), np.float32))
+
+
+def test_activation_maps_of_a_classifier_use_its_natural_target(obama):
+    img, face = obama
+    gender = fw.load_model("dlib-gender", device="cpu")
+    maps = activation_maps(FaceBatch.from_images([img], [face]), gender, "gradcam")
+    assert maps.shape == (1, *gender.config.input_size) and maps.max() == pytest.approx(1.0)

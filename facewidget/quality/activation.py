@@ -50,8 +50,9 @@ def normalise_map(saliency: np.ndarray) -> np.ndarray:
 
 
 def _targets(model, chips: torch.Tensor, target, method: str) -> list:
-    if model.config.task != "identity":
-        return [resolve_target(target, model, c) for c in chips]
+    if model.config.task != "identity":  # the identity targets' names mean "the natural target" here
+        natural = None if isinstance(target, str) and target in ("projection", "norm", "similarity") else target
+        return [resolve_target(natural, model, c) for c in chips]
     if callable(target) and not isinstance(target, str):
         return [CallableTarget(target)] * len(chips)
     with torch.no_grad():  # one chip at a time: the reference (and so the map) does not depend on the batch
