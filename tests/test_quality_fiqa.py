@@ -145,3 +145,22 @@ def test_mesh_measures_need_a_mesh_and_outputs_are_checked(pixel_set):
     assert list(custom) == ["<lambda>"]
     with pytest.raises(ShapeError):
         get_fiqa("no-such-method")
+
+
+def test_serfiq_on_an_iresnet_checkpoint_layout(tmp_path, pixel_set):
+    """Any loaded recognition model: an insightface iresnet18 (random weights saved in the upstream key
+    layout: no ArcFace weights can be installed here) gets dropout on its fc input, BN1d after it runs."""
+    from facewidget.models.iresnet import build_iresnet
+
+    torch.manual_seed(0)
+    net = build_iresnet("iresnet18").eval()
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    model = fw.load_model(path, arch="iresnet18", device="cpu")
+    _, batch = pixel_set
+    sub = batch.subset([0, 1])
+    method = SERFIQ(model, passes=8, seed=0)
+    assert method.layer_name == "fc"
+    q = method(sub)["ser_fiq"]
+    assert q.shape == (2,) and np.all((q > 0) & (q <= 1))
+    np.testing.assert_allclose(method(sub.subset([1]))["ser_fiq"], q[1:], rtol=1e-6)
