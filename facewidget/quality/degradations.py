@@ -184,7 +184,7 @@ def degrade(image, kind: str, severity: float, *, rng: np.random.Generator | int
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     out, params = DEGRADATIONS[kind](img, float(severity), rng, face=face, **options)
-    return np.ascontiguousarray(out, dtype=np.uint8), {"kind": kind, "severity": float(severity), **params}
+    return np.array(out, dtype=np.uint8, order="C"), {"kind": kind, "severity": float(severity), **params}
 
 
 def transfer_face(face: Face | None, kind: str, params: dict, new_shape) -> Face | None:

@@ -4,7 +4,8 @@ Meaningful only for **magnitude-aware** models — those trained so the embeddin
 with recognisability (MagFace, and to a degree AdaFace's feature norm). For models trained with a
 normalised loss (ArcFace, CosFace) or a metric loss on raw features (dlib's ResNet, whose norms sit
 around 1.3–1.4 whatever the image) the norm is a by-product, not a calibrated quality: use it there
-only as a diagnostic and prefer SER-FIQ.
+only as a diagnostic and prefer SER-FIQ. Measured on dlib-resnet: the norm of a heavily noised /
+occluded / down-scaled copy is below the clean photo's in only 43-71 % of pairs.
 """
 
 from __future__ import annotations

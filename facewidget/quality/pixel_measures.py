@@ -17,7 +17,6 @@ Y = 0.299 R + 0.587 G + 0.114 B in grey levels 0–255 (ITU-R BT.601).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

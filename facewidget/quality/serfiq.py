@@ -14,6 +14,13 @@ Procedure (per face)
     quality = 2 · σ(−(2/m²) · Σ_{i<j} ‖x_i − x_j‖₂) (the paper's formula; σ = logistic sigmoid), in
     (0, 1], 1 = perfectly stable.
 
+How well it works depends on the model
+    SER-FIQ assumes a network trained with dropout before its embedding layer (ArcFace-style
+    training). dlib's ResNet was not: with p = 0.5 its scores on the sample photos only span
+    0.476-0.486, and it ranks a clean photo above its heavily noised copy in 86-93 % of pairs (above
+    blurred / JPEG / low-light copies in only 57-86 %). Lower rates (0.05-0.3) and dropout on the
+    2×2 spatial features before pooling were measured and were no better.
+
 Seeding
     The m masks are drawn once from ``torch.Generator().manual_seed(seed)`` on the CPU and reused for
     every face, so a face's score does not depend on the batch it is in, its position, or the device.
@@ -21,7 +28,6 @@ Seeding
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
