@@ -6,7 +6,7 @@ maps (chip → photo → canonical face) → widgets.
 
 from __future__ import annotations
 
-from . import data
+from . import data, quality
 from .align import ARCFACE_112, DLIB_5, AlignedFaces, AlignmentTemplate, align_faces, warp_to_chip, warp_to_image
 from .canonical import CanonicalFace, canonical_face
 from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, CancelledError, EmptyImageError,
@@ -32,5 +32,5 @@ __all__ = [
     "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
     "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
-    "load_image", "load_model", "ModelConfig", "show", "warp_to_chip", "warp_to_image",
+    "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
 ]

@@ -1,0 +1,1 @@
+"""Evaluation of explanations (filled in below)."""

@@ -1,0 +1,199 @@
+"""What every explainer shares: its result at chip level, the registry, and small helpers.
+
+An explainer is a function ``compute(model, chips, targets, *, seed, progress, cancel,
+progress_interval, **params) -> MethodMaps``:
+
+* ``chips``: (K, 3, h, w) float32 RGB in [0, 1] on the model's device, ``targets``: K targets.
+* It returns one **signed** chip map per chip (positive = the pixels raise the target) and optional
+  extra maps. A pair is two chips with similarity targets (A vs emb(B), B vs emb(A)); the API splits
+  the signed map into ``similar = max(map, 0)`` and ``dissimilar = max(-map, 0)``.
+* Progress updates carry ``maps`` = (K, h, w) float32 signed maps so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ShapeError, UnsupportedOperationError
+
+
+@dataclass
+class MethodMaps:
+    """Chip-level result of an explainer.
+
+    Attributes:
+        saliency: float32 (K, h, w) signed maps, one per chip.
+        extra: per chip, further named maps (e.g. xSSAB's ``"positive"``/``"negative"``).
+        params: the parameters actually used (defaults filled in).
+        timings: seconds per phase (see :class:`~facewidget.explain.engine.Timings`).
+        done, total: work items finished / planned (less than total only for a cancelled run).
+    """
+
+    saliency: np.ndarray
+    extra: list[dict[str, np.ndarray]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    done: int = 0
+    total: int = 0
+
+
+Explainer = Callable[..., MethodMaps]
+
+METHODS: dict[str, Explainer] = {}
+BLACK_BOX: set[str] = set()
+
+
+def register(name: str, *, black_box: bool):
+    """Decorator: register an explainer under ``name``."""
+
+    def deco(fn):
+        METHODS[name] = fn
+        if black_box:
+            BLACK_BOX.add(name)
+        fn.method_name = name
+        fn.black_box = black_box
+        return fn
+
+    return deco
+
+
+def get_method(name: str) -> Explainer:
+    from . import corrrise, gradcam, integrated_gradients, occlusion, rise, scorecam, xssab  # noqa: F401
+
+    if name not in METHODS:
+        raise ShapeError(f"unknown explanation method {name!r}; available: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def scale_px(pixels_at_112: float, size) -> int:
+    """A length given at 112×112 scaled to a chip of ``size`` (h, w)."""
+    return max(1, int(round(pixels_at_112 * min(size) / 112.0)))
+
+
+def resolve_fill(fill, chip: torch.Tensor) -> float | torch.Tensor:
+    """What occluded pixels become: a number (0 = black), ``"mean"`` (the chip's mean colour) or
+    ``"blur"`` (a Gaussian-blurred chip, sigma = 1/16 of the chip side)."""
+    if isinstance(fill, (int, float)) and not isinstance(fill, bool):
+        return float(fill)
+    if fill == "mean":
+        return chip.mean(dim=(1, 2), keepdim=True)
+    if fill == "blur":
+        return gaussian_blur(chip[None], sigma=min(chip.shape[-2:]) / 16.0)[0]
+    raise ShapeError(f"fill must be a number, 'mean' or 'blur'; got {fill!r}")
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, h, w) with reflect padding."""
+    radius = max(1, int(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    pad = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
+    k = k[radius - pad:radius + pad + 1]
+    x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def require_gradients(model, method: str) -> nn.Module:
+    """The model's torch network, or UnsupportedOperationError for black-box models."""
+    if not getattr(model, "differentiable", False) or not isinstance(getattr(model, "network", None), nn.Module):
+        raise UnsupportedOperationError(
+            f"{method} needs gradients, but {model.config.name} is a black-box model (differentiable=False); "
+            "use a black-box method: corrrise, rise, occlusion or scorecam")
+    return model.network
+
+
+def resolve_layer(model, layer) -> tuple[str, nn.Module]:
+    """(name, module) of the layer to explain through.
+
+    ``layer``: an ``nn.Module`` inside the network, a dotted name from ``network.named_modules()``,
+    or None for the default: the last ``Conv2d`` *or activation module following one* (ReLU family,
+    so post-activation feature maps are preferred, as in Grad-CAM's use of block outputs) whose output
+    is at least 7 pixels on its short side (the last such layer when none is), found with one probe
+    forward pass.
+    """
+    net = getattr(model, "network", None)
+    if not isinstance(net, nn.Module):
+        raise UnsupportedOperationError(
+            f"{model.config.name} exposes no torch network, so its layers' activations cannot be read; "
+            "pass activations=callable(chips)->(B, C, h', w') or use corrrise, rise or occlusion")
+    named = dict(net.named_modules())
+    if isinstance(layer, nn.Module):
+        for name, mod in named.items():
+            if mod is layer:
+                return name, mod
+        raise ShapeError("the given layer is not a module of the model's network")
+    if isinstance(layer, str):
+        if layer not in named:
+            convs = [n for n, m in named.items() if isinstance(m, nn.Conv2d)]
+            raise ShapeError(f"no layer {layer!r} in {model.config.name}; conv layers: {convs}")
+        return layer, named[layer]
+    if layer is not None:
+        raise ShapeError(f"layer must be a module, a name or None; got {type(layer).__name__}")
+    activations = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SiLU, nn.GELU)
+    convs, seen_conv = [], False
+    for n, m in named.items():
+        if isinstance(m, nn.Conv2d):
+            seen_conv = True
+            convs.append((n, m))
+        elif seen_conv and isinstance(m, activations):
+            convs.append((n, m))
+    if not convs:
+        raise UnsupportedOperationError(f"{model.config.name} has no Conv2d layer; pass layer= explicitly")
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def recorder(name):
+        def hook(mod, inputs, output):  # returns None: a forward hook's return value replaces the output
+            if isinstance(output, torch.Tensor) and output.ndim == 4:
+                sizes.setdefault(name, tuple(output.shape[-2:]))
+        return hook
+
+    hooks = [m.register_forward_hook(recorder(n)) for n, m in convs]
+    try:
+        h, w = model.config.input_size
+        with torch.no_grad():
+            model.forward_chips(torch.full((1, 3, h, w), 0.5, device=model.device))
+    finally:
+        for hk in hooks:
+            hk.remove()
+    convs = [(n, m) for n, m in convs if n in sizes]
+    if not convs:
+        raise UnsupportedOperationError(f"no conv layer of {model.config.name} ran in a forward pass; pass layer=")
+    big = [(n, m) for n, m in convs if n in sizes and min(sizes[n]) >= 7]
+    return (big or convs)[-1]
+
+
+class ActivationRecorder:
+    """Context manager: records a layer's output (keeping its graph) during forward passes."""
+
+    def __init__(self, module: nn.Module):
+        self.module, self.output, self._hook = module, None, None
+
+    def __enter__(self):
+        def hook(mod, inputs, output):
+            self.output = output
+
+        self._hook = self.module.register_forward_hook(hook)
+        return self
+
+    def __exit__(self, *exc):
+        self._hook.remove()
+        return False
+
+
+def to_chip_size(maps: torch.Tensor, size) -> torch.Tensor:
+    """(B, C, h', w') → (B, C, h, w), bilinear, align_corners=False (pixel-centre geometry)."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)

@@ -1,0 +1,155 @@
+"""Mask sources for the engine (chip space, float32 in [0, 1], 1 = pixel kept).
+
+* :class:`PatchMasks` — CorrRISE's occluding patches: each mask blacks out ``patches`` squares of
+  ``patch`` pixels (30 px at 112×112 by default, scaled to the chip size).
+* :class:`GridMasks` — RISE masks: a ``cells``×``cells`` binary grid, each cell kept with
+  probability ``keep``, upsampled bilinearly to (cells + 1)·cell size and cropped at a random shift.
+* :class:`SlidingWindows` — every window of ``window`` pixels at ``stride`` occluded once
+  (deterministic).
+* :class:`TensorMasks` — a fixed stack of masks (Score-CAM's normalised activation maps).
+
+Random sources draw only the few random parameters per mask (patch corners, grid bits, shifts) from
+the CPU generator they are given, so masks are identical on every device for one seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ShapeError
+
+
+def _check_size(size) -> tuple[int, int]:
+    h, w = (int(size[0]), int(size[1]))
+    if h < 2 or w < 2:
+        raise ShapeError(f"mask size must be at least 2x2; got {size}")
+    return h, w
+
+
+class PatchMasks:
+    """Occluding-patch masks (CorrRISE).
+
+    Args:
+        size: (h, w) chip size.
+        patches: squares per mask (CorrRISE used about 3-10). Default 5.
+        patch: side in pixels *at 112×112*; scaled by min(h, w) / 112 (30 px → 40 px at 150).
+    Every pixel is occluded with the same probability: square corners are drawn so that squares may
+    hang over the chip's border (top-left in [-(side - 1), h - 1]).
+    """
+
+    count = None
+
+    def __init__(self, size, patches: int = 5, patch: float = 30.0):
+        self.size = _check_size(size)
+        if patches < 1:
+            raise ValueError(f"patches must be >= 1; got {patches}")
+        if patch <= 0:
+            raise ValueError(f"patch must be > 0; got {patch}")
+        self.patches, self.patch = int(patches), float(patch)
+        self.side = max(1, int(round(patch * min(self.size) / 112.0)))
+
+    def block(self, index: int, count: int, generator) -> torch.Tensor:
+        h, w = self.size
+        s = self.side
+        y0 = torch.randint(-(s - 1), h, (count, self.patches), generator=generator)
+        x0 = torch.randint(-(s - 1), w, (count, self.patches), generator=generator)
+        ys = torch.arange(h)
+        xs = torch.arange(w)
+        rows = (ys[None, None] >= y0[..., None]) & (ys[None, None] < (y0 + s)[..., None])  # (B, P, h)
+        cols = (xs[None, None] >= x0[..., None]) & (xs[None, None] < (x0 + s)[..., None])  # (B, P, w)
+        occluded = (rows[..., :, None] & cols[..., None, :]).any(dim=1)  # (B, h, w)
+        return (~occluded).to(torch.float32)
+
+    def describe(self) -> dict:
+        return {"kind": "patches", "patches": self.patches, "patch_at_112": self.patch, "patch_px": self.side}
+
+
+class GridMasks:
+    """RISE masks: ``cells``×``cells`` grid, cells kept with probability ``keep``, bilinear upsampling
+    to (cells + 1)·⌈size / cells⌉ and a random crop (the shift), as in Petsiuk et al. 2018."""
+
+    count = None
+
+    def __init__(self, size, cells: int = 7, keep: float = 0.5):
+        self.size = _check_size(size)
+        if cells < 1:
+            raise ValueError(f"cells must be >= 1; got {cells}")
+        if not 0.0 < keep < 1.0:
+            raise ValueError(f"keep must be in (0, 1); got {keep}")
+        self.cells, self.keep = int(cells), float(keep)
+        h, w = self.size
+        self.cell = (math.ceil(h / cells), math.ceil(w / cells))
+
+    def block(self, index: int, count: int, generator) -> torch.Tensor:
+        h, w = self.size
+        ch, cw = self.cell
+        grid = (torch.rand(count, 1, self.cells, self.cells, generator=generator) < self.keep).float()
+        dy = torch.randint(0, ch, (count,), generator=generator)
+        dx = torch.randint(0, cw, (count,), generator=generator)
+        up = F.interpolate(grid, size=((self.cells + 1) * ch, (self.cells + 1) * cw), mode="bilinear",
+                           align_corners=False)[:, 0]
+        rows = (dy[:, None] + torch.arange(h)[None])  # (B, h)
+        cols = (dx[:, None] + torch.arange(w)[None])  # (B, w)
+        out = up.gather(1, rows[:, :, None].expand(-1, -1, up.shape[2]))
+        out = out.gather(2, cols[:, None, :].expand(-1, h, -1))
+        return out.contiguous()
+
+    def describe(self) -> dict:
+        return {"kind": "grid", "cells": self.cells, "keep": self.keep}
+
+
+class SlidingWindows:
+    """One mask per window position: a ``window``×``window`` square occluded, stepping by ``stride``
+    (windows also start at the last position so the right/bottom border is covered)."""
+
+    def __init__(self, size, window: int = 16, stride: int = 8):
+        self.size = _check_size(size)
+        if window < 1 or stride < 1:
+            raise ValueError(f"window and stride must be >= 1; got {window}, {stride}")
+        h, w = self.size
+        self.window, self.stride = min(int(window), h, w), int(stride)
+
+        def starts(n):
+            pos = list(range(0, n - self.window + 1, self.stride))
+            if pos[-1] != n - self.window:
+                pos.append(n - self.window)
+            return pos
+
+        self.positions = [(y, x) for y in starts(h) for x in starts(w)]
+        self.count = len(self.positions)
+
+    def block(self, index: int, count: int, generator=None) -> torch.Tensor:
+        from .engine import MASK_BLOCK
+
+        h, w = self.size
+        out = torch.ones(count, h, w)
+        for i in range(count):
+            y, x = self.positions[index * MASK_BLOCK + i]
+            out[i, y:y + self.window, x:x + self.window] = 0.0
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": "sliding-window", "window": self.window, "stride": self.stride, "count": self.count}
+
+
+class TensorMasks:
+    """A fixed stack of masks (n, h, w) in [0, 1] (kept on the CPU, moved per batch)."""
+
+    def __init__(self, masks: torch.Tensor, kind: str = "tensor"):
+        if masks.ndim != 3:
+            raise ShapeError(f"masks must be (n, h, w); got {tuple(masks.shape)}")
+        self.masks = masks.detach().float().cpu()
+        self.size = tuple(self.masks.shape[-2:])
+        self.count = self.masks.shape[0]
+        self.kind = kind
+
+    def block(self, index: int, count: int, generator=None) -> torch.Tensor:
+        from .engine import MASK_BLOCK
+
+        return self.masks[index * MASK_BLOCK:index * MASK_BLOCK + count]
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "count": self.count}

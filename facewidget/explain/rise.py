@@ -1,0 +1,49 @@
+"""RISE (Petsiuk, Das, Saenko, BMVC 2018) with any target, e.g. similarity to the other face.
+
+N random grid masks (``cells``×``cells``, cell kept with probability ``keep``, bilinear upsampling,
+random shift). RISE's importance is Σ s_i·M_i(u) / (N·E[M]); we compute
+Σ s_i·M_i(u) / Σ_i M_i(u) − mean(s) = E[s | u kept] − E[s]: the per-pixel normalisation removes
+coverage noise that otherwise swamps similarity targets (see :meth:`MaskMoments.rise`), and the
+offset makes the map signed (positive = keeping the pixel raises the target above its average).
+Black box; streamed by the engine (O(h·w) memory).
+
+Defaults: n = 2000, cells = 7, keep = 0.5, occluded pixels black (fill = 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import MethodMaps, register, resolve_fill
+from .engine import ExplanationCancelled, Stream, run_masks
+from .masks import GridMasks
+
+DEFAULTS = dict(n=2000, cells=7, keep=0.5, fill=0.0, batch_size=None)
+
+
+@register("rise", black_box=True)
+def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
+            progress_interval: float = 0.25, **params) -> MethodMaps:
+    """Signed RISE maps (K, h, w) in target units for ``chips`` (K, 3, h, w)."""
+    p = {**DEFAULTS, **params}
+    unknown = set(p) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"rise got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    n = int(p["n"])
+    source = GridMasks(tuple(chips.shape[-2:]), cells=int(p["cells"]), keep=float(p["keep"]))
+    streams = [Stream(chip, tgt, resolve_fill(p["fill"], chip)) for chip, tgt in zip(chips, targets)]
+    used = {**p, "mask_source": source.describe()}
+
+    def result(run):
+        return MethodMaps(saliency=run.moments.rise().float().cpu().numpy(), params=used,
+                          timings=run.timings.as_dict(), done=run.n, total=n)
+
+    try:
+        run = run_masks(model, streams, source, n, seed=seed, batch_size=p["batch_size"], progress=progress,
+                        cancel=cancel, progress_interval=progress_interval,
+                        maps_fn=lambda m: m.rise().float().cpu().numpy())
+    except ExplanationCancelled as stop:
+        if stop.partial is not None:
+            stop.partial = result(stop.partial)
+        raise
+    return result(run)

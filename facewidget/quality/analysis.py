@@ -1,0 +1,350 @@
+"""Activation-map variation analysis of FIQA methods (Fu, Damer et al., WACV-W 2022): :func:`analyze`.
+
+For every FIQA method the images are split by its overall score into a **high-quality set H** (the
+top ``quantile`` share) and a **low-quality set L** (the bottom share); exactly n = round(quantile·N)
+images each, ties broken by image order. Activation maps (``ActivationMaps``: Grad-CAM or Score-CAM
+of the embedding, in [0, 1]) are computed batch by batch and folded into streaming per-pixel
+accumulators (:class:`~facewidget.quality.streaming.StreamingMapStats`), never kept. Per set:
+mean (MAM), median, std (AM-V) and robust std. Derived, per method (intra-FIQA):
+
+* ``d_am_v`` = |AM-V_H − AM-V_L| / max (in [0, 1]);
+* ``symmetric_deviation`` = 0.5·(D + mirror(D)) of D = ``d_am_v`` (left-right symmetrised);
+* ``kde``: ``scipy.stats.gaussian_kde`` (Scott's bandwidth) of the flattened AM-V maps of H and L on
+  one common grid;
+* ``profiles``: AM-V summed over columns (``rows``, one value per row) and over rows (``cols``);
+* ``region``: mean AM-V / MAM inside and outside the central face region (:mod:`.regions`);
+* :meth:`QualityAnalysis.deviation`: one image's |MAM_H − A_img| / max.
+
+Inter-FIQA (several methods on the same images): Spearman correlation of their scores, Jaccard
+overlap of their H sets and of their L sets, Pearson correlation of their AM-V_L and MAM_H maps.
+With ``canonical=`` (a projector, see :mod:`.canonical`) every statistic is also computed on the
+canonical face. Images go through two passes: scores first (the split needs all of them), then maps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+from .activation import ActivationMaps
+from .batch import FaceBatch, as_face_batch
+from .canonical import CanonicalSpace, as_canonical_space
+from .fiqa import describe_method, method_name, resolve_fiqa, score
+from .regions import face_region_mask, template_region_mask
+from .streaming import StreamingMapStats
+
+KDE_POINTS = 256
+
+
+@dataclass
+class SetStats:
+    """Per-pixel statistics of one quality set (``label`` "high" or "low")."""
+
+    label: str
+    indices: np.ndarray
+    threshold: float
+    mean: np.ndarray
+    median: np.ndarray
+    std: np.ndarray
+    robust_std: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(len(self.indices))
+
+
+@dataclass
+class FIQAAnalysis:
+    """One FIQA method's H/L analysis in one space (chip or canonical); see the module docstring."""
+
+    method: str
+    score_name: str
+    scores: np.ndarray
+    high: SetStats
+    low: SetStats
+    d_am_v: np.ndarray
+    symmetric_deviation: np.ndarray | None
+    kde: dict[str, np.ndarray] | None
+    profiles: dict[str, dict[str, np.ndarray]] | None
+    region: dict[str, dict[str, float]] | None
+    summary: dict[str, float] = field(default_factory=dict)
+
+    def set(self, label: str) -> SetStats:
+        return self.high if label == "high" else self.low
+
+
+@dataclass
+class QualityAnalysis:
+    """The result of :func:`analyze`.
+
+    Attributes:
+        ids: image ids (in order). scores: method → {score name → (N,)} (all named scores).
+        chip: method → :class:`FIQAAnalysis` on the model's chip (maps at its input size).
+        canonical: the same on the canonical face (None without ``canonical=``).
+        inter_fiqa: comparisons across methods (see the module docstring); empty for one method.
+        region_mask: (h, w) central face region of the chip (1 inside).
+        manifest: parameters, seed, model id + weights hash, versions, timings.
+    """
+
+    ids: list
+    scores: dict[str, dict[str, np.ndarray]]
+    chip: dict[str, FIQAAnalysis]
+    canonical: dict[str, FIQAAnalysis] | None
+    inter_fiqa: dict[str, Any]
+    region_mask: np.ndarray
+    manifest: dict[str, Any]
+    _maps: ActivationMaps | None = field(default=None, repr=False)
+    _batch: FaceBatch | None = field(default=None, repr=False)
+    _canonical_space: CanonicalSpace | None = field(default=None, repr=False)
+    _map_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.chip)
+
+    def image_map(self, index: int, space: str = "chip") -> np.ndarray:
+        """The activation map of image ``index`` (recomputed: maps are not stored), in chip or canonical space."""
+        if self._maps is None or self._batch is None:
+            raise ShapeError("this analysis no longer holds its images and model")
+        if not 0 <= int(index) < len(self.ids):
+            raise ShapeError(f"image index {index} is out of range for {len(self.ids)} images")
+        key = (int(index), space)
+        if key not in self._map_cache:
+            sub = self._batch.subset([int(index)])
+            m = self._maps(sub)
+            if space == "chip":
+                out = m[0]
+            elif self._canonical_space is None:
+                raise ShapeError("this analysis has no canonical space")
+            else:
+                out = self._canonical_space.project(m, sub.aligned(self._maps.model.config.alignment_template()),
+                                                    sub.faces)[0]
+            if len(self._map_cache) >= 64:  # a few recent maps, for viewers that flip between images
+                self._map_cache.pop(next(iter(self._map_cache)))
+            self._map_cache[key] = out
+        return self._map_cache[key]
+
+    def deviation(self, index: int, method: str | None = None, space: str = "chip", image_map=None) -> np.ndarray:
+        """|MAM_H − A_img| / max for image ``index`` (or a given ``image_map``), in [0, 1]."""
+        method = method or self.methods[0]
+        table = self.chip if space == "chip" else self.canonical
+        if table is None or method not in table:
+            raise ShapeError(f"no {space} analysis for method {method!r}")
+        a = self.image_map(index, space) if image_map is None else np.asarray(image_map, dtype=np.float64)
+        return normalised(np.abs(table[method].high.mean - a))
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
+    """Divide by the maximum (all zeros stay zeros)."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(x.max()) if x.size else 0.0
+    return x / top if top > 0 else np.zeros_like(x)
+
+
+def split_by_quantile(scores: np.ndarray, quantile: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(high indices, low indices, high threshold, low threshold): the top / bottom round(q·N) scores."""
+    n = len(scores)
+    k = int(round(quantile * n))
+    if k < 2:
+        raise ShapeError(f"quantile {quantile} of {n} images leaves {k} per set; each set needs at least 2 images")
+    order = np.argsort(scores, kind="stable")
+    low = np.sort(order[:k])
+    high = np.sort(np.argsort(-scores, kind="stable")[:k])
+    return high, low, float(scores[high].min()), float(scores[low].max())
+
+
+def kde_of(std_high: np.ndarray, std_low: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Gaussian KDEs (Scott's bandwidth) of the flattened AM-V maps of H and L on one grid.
+
+    The grid spans both samples plus three bandwidths on either side, so each density integrates
+    to ~1 over it. None when a set's AM-V is constant (a singular KDE)."""
+    from scipy import stats as sstats
+
+    a, b = std_high.ravel(), std_low.ravel()
+    try:
+        kdes = {"high": sstats.gaussian_kde(a), "low": sstats.gaussian_kde(b)}
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    pad = 3.0 * max(float(np.sqrt(k.covariance[0, 0])) for k in kdes.values())
+    grid = np.linspace(min(a.min(), b.min()) - pad, max(a.max(), b.max()) + pad, KDE_POINTS)
+    return {"grid": grid, **{key: k(grid) for key, k in kdes.items()}}
+
+
+def _set_stats(label, indices, threshold, acc: StreamingMapStats) -> SetStats:
+    return SetStats(label, indices, threshold, acc.mean, acc.median, acc.std, acc.robust_std)
+
+
+def _finish(method, score_name, scores, high, low, mirror, region_mask) -> FIQAAnalysis:
+    d = normalised(np.abs(high.std - low.std))
+    sym = 0.5 * (d + mirror(d)) if mirror is not None else None
+    profiles = None
+    if high.std.ndim == 2:
+        profiles = {s.label: {"rows": s.std.sum(1), "cols": s.std.sum(0)} for s in (high, low)}
+    region = None
+    if region_mask is not None and region_mask.shape == high.std.shape:
+        inside = region_mask > 0.5
+        region = {s.label: {"am_v_inside": float(s.std[inside].mean()), "am_v_outside": float(s.std[~inside].mean()),
+                            "mam_inside": float(s.mean[inside].mean()), "mam_outside": float(s.mean[~inside].mean())}
+                  for s in (high, low)}
+    kde = kde_of(high.std, low.std)
+    summary = {"am_v_high": float(high.std.mean()), "am_v_low": float(low.std.mean()),
+               "am_v_shift": float(low.std.mean() - high.std.mean()),
+               "mean_score_high": float(scores[high.indices].mean()), "mean_score_low": float(scores[low.indices].mean())}
+    if region is not None:
+        summary["outside_am_v_ratio"] = region["low"]["am_v_outside"] / max(region["high"]["am_v_outside"], 1e-12)
+    return FIQAAnalysis(method, score_name, scores, high, low, d, sym, kde, profiles, region, summary)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else 0.0
+
+
+def inter_fiqa(results: dict[str, FIQAAnalysis]) -> dict[str, Any]:
+    """Comparisons across methods: score Spearman, H/L Jaccard, AM-V_L and MAM_H map correlations."""
+    from scipy import stats as sstats
+
+    names = list(results)
+    if len(names) < 2:
+        return {}
+    k = len(names)
+    out = {"methods": names}
+    mats = {key: np.eye(k) for key in ("score_spearman", "high_jaccard", "low_jaccard", "am_v_low_correlation",
+                                        "mam_high_correlation")}
+    for i in range(k):
+        for j in range(i + 1, k):
+            a, b = results[names[i]], results[names[j]]
+            rho = sstats.spearmanr(a.scores, b.scores).statistic
+            vals = {
+                "score_spearman": float(rho) if np.isfinite(rho) else 0.0,
+                "high_jaccard": _jaccard(a.high.indices, b.high.indices),
+                "low_jaccard": _jaccard(a.low.indices, b.low.indices),
+                "am_v_low_correlation": _pearson(a.low.std, b.low.std),
+                "mam_high_correlation": _pearson(a.high.mean, b.high.mean),
+            }
+            for key, v in vals.items():
+                mats[key][i, j] = mats[key][j, i] = v
+    out.update(mats)
+    return out
+
+
+def _jaccard(a, b) -> float:
+    sa, sb = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(sa & sb) / max(1, len(sa | sb))
+
+
+def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: float = 0.3, maps: str = "gradcam",
+            layer=None, target="projection", channels: int | None = None, canonical=None, bins: int = 100,
+            batch_size: int = 16, seed: int = 0, missing: str = "raise", progress: Callable | None = None,
+            keep_images: bool = True) -> QualityAnalysis:
+    """Split images by each FIQA method's score and analyse the activation maps of the sets.
+
+    Args:
+        images: photos, (photo, face) pairs, :class:`~facewidget.quality.degradations.DegradedImage` items or a
+            :class:`~facewidget.quality.batch.FaceBatch` (see ``as_face_batch``).
+        fiqa: FIQA methods: built-in names, ``(name, params)`` pairs or callables (see :mod:`.fiqa`);
+            each splits on its first (overall) score.
+        model: the identity model whose activation maps are analysed (and used by ser-fiq /
+            embedding-norm).
+        quantile: share of images in each of H and L (0 < q ≤ 0.5).
+        maps, layer, target, channels: activation maps (see :class:`~facewidget.quality.activation.ActivationMaps`).
+        canonical: None, or a projector ``(photo_map, face) -> texture`` / :class:`CanonicalSpace`.
+        bins: histogram bins per pixel for median / robust std (error ≤ 1/bins, see :mod:`.streaming`).
+        batch_size: images per activation-map batch (and per FIQA call).
+        seed: seed for SER-FIQ's dropout (when given by name) and the explainer.
+        progress: ``progress(done, total)`` after every map batch.
+        keep_images: keep the photos and model so that :meth:`QualityAnalysis.deviation` can recompute maps.
+    """
+    t0 = time.perf_counter()
+    if model is None:
+        raise ShapeError("analyze needs model= (the model whose activation maps are analysed)")
+    if not 0.0 < float(quantile) <= 0.5:
+        raise ShapeError(f"quantile must be in (0, 0.5]; got {quantile}")
+    if not fiqa:
+        raise ShapeError("analyze needs at least one FIQA method")
+    batch = as_face_batch(images, missing=missing)
+    n = len(batch)
+    methods = []
+    for spec in fiqa:
+        if spec == "ser-fiq":
+            spec = ("ser-fiq", {"seed": seed})
+        methods.append(resolve_fiqa(spec, model))
+    names = [method_name(m) for m in methods]
+    if len(set(names)) != len(names):
+        raise ShapeError(f"FIQA method names must be unique; got {names}")
+    t_scores = time.perf_counter()
+    all_scores = {name: score(batch, m, batch_size=max(batch_size, 1)) for name, m in zip(names, methods)}
+    t_scores = time.perf_counter() - t_scores
+    splits = {}
+    for name in names:
+        primary = next(iter(all_scores[name]))
+        splits[name] = (primary, *split_by_quantile(all_scores[name][primary], float(quantile)))
+
+    mapper = ActivationMaps(model, maps, layer=layer, target=target, channels=channels, seed=seed)
+    space = as_canonical_space(canonical)
+    template = model.config.alignment_template()
+    size = mapper.size
+    acc: dict[tuple[str, str, str], StreamingMapStats] = {}
+    region_sum = np.zeros(size, dtype=np.float64)
+    t_maps = time.perf_counter()
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, min(n, start + batch_size))
+        sub = batch.subset(idx)
+        m = mapper(sub)
+        aligned = sub.aligned(template)
+        if sub.faces is not None:
+            for j, face in enumerate(sub.faces):
+                region_sum += face_region_mask(face, aligned.transforms[j].numpy(), size)
+        spaces = [("chip", m)]
+        if space is not None:
+            spaces.append(("canonical", space.project(m, aligned, sub.faces)))
+        for space_name, values in spaces:
+            for name in names:
+                _, high, low, _, _ = splits[name]
+                for label, members in (("high", high), ("low", low)):
+                    sel = np.isin(idx, members)
+                    if not sel.any():
+                        continue
+                    key = (space_name, name, label)
+                    if key not in acc:
+                        acc[key] = StreamingMapStats(values.shape[1:], bins=bins)
+                    acc[key].update(values[sel])
+        if progress is not None:
+            progress(int(idx[-1]) + 1, n)
+    t_maps = time.perf_counter() - t_maps
+
+    region_mask = ((region_sum / n) >= 0.5).astype(np.float32) if batch.faces is not None else \
+        template_region_mask(template, size)
+    results: dict[str, dict[str, FIQAAnalysis]] = {"chip": {}, "canonical": {}}
+    for space_name in (["chip"] + (["canonical"] if space is not None else [])):
+        for name in names:
+            primary, high, low, t_high, t_low = splits[name]
+            hs = _set_stats("high", high, t_high, acc[(space_name, name, "high")])
+            ls = _set_stats("low", low, t_low, acc[(space_name, name, "low")])
+            if space_name == "chip":
+                mirror, reg = np.fliplr, region_mask
+            else:
+                mirror, reg = space.mirror_fn(hs.std.shape), None
+            results[space_name][name] = _finish(name, primary, all_scores[name][primary], hs, ls, mirror, reg)
+
+    from ..explain.api import package_versions
+
+    manifest = {"fiqa": [describe_method(m) for m in methods], "quantile": float(quantile), "images": n,
+                "maps": mapper.params(), "bins": int(bins), "median_error_bound": 1.0 / bins, "seed": int(seed),
+                "batch_size": int(batch_size), "canonical": getattr(space, "name", None),
+                "region": "face oval (mesh), covered by >= half the faces" if batch.faces is not None else
+                "template ellipse", "versions": package_versions(),
+                "timings": {"scores_s": round(t_scores, 4), "maps_s": round(t_maps, 4),
+                            "total_s": round(time.perf_counter() - t0, 4)}}
+    return QualityAnalysis(ids=list(batch.ids), scores=all_scores, chip=results["chip"],
+                           canonical=results["canonical"] if space is not None else None,
+                           inter_fiqa={"chip": inter_fiqa(results["chip"]),
+                                       **({"canonical": inter_fiqa(results["canonical"])} if space is not None else {})},
+                           region_mask=region_mask, manifest=manifest,
+                           _maps=mapper if keep_images else None, _batch=batch if keep_images else None,
+                           _canonical_space=space)
