@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import map_coordinates
 
 import facewidget as fw
 from facewidget.errors import ShapeError
-from facewidget.quality import CanonicalSpace, DegradationGenerator, activation_maps, analyze, as_face_batch
+from facewidget.quality import DegradationGenerator, activation_maps, analyze, as_face_batch
 
 PHOTOS = ["obama", "obama2", "obama3", "biden", "astronaut", "obama_partial_face"]
-
-
-def vertex_projector(photo_map: np.ndarray, face) -> np.ndarray:
-    """A simple canonical projector for the test: the photo map sampled (bilinear) at the 468 mesh vertices."""
-    xy = face.landmarks[:468, :2].astype(np.float64)
-    return map_coordinates(photo_map.astype(np.float64), [xy[:, 1], xy[:, 0]], order=1, mode="constant")
-
-
-def vertex_mirror():
-    v = fw.canonical_face().vertices.astype(np.float64)
-    mirrored = v * np.array([-1.0, 1.0, 1.0])
-    perm = np.argmin(((mirrored[:, None, :] - v[None]) ** 2).sum(-1), axis=1)
-    return lambda tex: tex[perm]
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +29,8 @@ def quality_set(sample_images, sample_faces):
 
 @pytest.fixture(scope="module")
 def analysis(quality_set, model):
-    space = CanonicalSpace(vertex_projector, mirror=vertex_mirror(), name="mesh-vertices")
     return analyze(quality_set, fiqa=["sharpness", "brisque"], model=model, quantile=0.3, maps="gradcam",
-                   canonical=space, batch_size=12, seed=0)
+                   canonical="mediapipe", batch_size=12, seed=0)
 
 
 def test_low_quality_set_varies_more_outside_the_central_face(analysis, quality_set):
@@ -96,13 +81,17 @@ def test_single_image_deviation_and_canonical_variant(analysis, quality_set):
     i = int(res.low.indices[0])
     dev = analysis.deviation(i, "sharpness")
     assert dev.shape == (150, 150) and dev.max() == pytest.approx(1.0) and dev.min() >= 0
-    can = analysis.canonical["sharpness"]
-    assert can.high.mean.shape == (468,) and can.profiles is None
+    can = analysis.canonical["sharpness"]  # MediaPipe's canonical face, 64×64 uv texture
+    assert can.high.mean.shape == (64, 64) and can.profiles is not None
     assert can.high.indices.tolist() == res.high.indices.tolist()
+    seen = np.isfinite(can.high.mean)
+    assert 0.3 < seen.mean() < 1.0  # texels outside the uv atlas are never observed (NaN), not zero
+    assert np.isfinite(can.low.std[seen]).all() and np.isfinite(can.high.std[seen]).all()
     sym = can.symmetric_deviation
-    assert sym.shape == (468,) and np.all(sym >= 0)
+    assert sym.shape == (64, 64) and np.all(sym[np.isfinite(sym)] >= 0)
+    assert np.nanmax(can.d_am_v) == pytest.approx(1.0)
     tex_dev = analysis.deviation(i, "sharpness", space="canonical")
-    assert tex_dev.shape == (468,)
+    assert tex_dev.shape == (64, 64) and np.nanmax(tex_dev) == pytest.approx(1.0)
     assert analysis.inter_fiqa["canonical"]["methods"] == ["sharpness", "brisque"]
 
 

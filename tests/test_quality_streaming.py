@@ -63,7 +63,7 @@ def test_bad_inputs_raise_named_errors():
     with pytest.raises(ShapeError):
         acc.update(np.zeros((2, 4, 5)))
     with pytest.raises(ShapeError):
-        acc.update(np.full((1, 4, 4), np.nan))
+        acc.update(np.full((1, 4, 4), np.inf))  # NaN means "not observed"; infinity is an error
 
 
 def test_quantile_split_sizes_and_order():
@@ -73,3 +73,31 @@ def test_quantile_split_sizes_and_order():
     assert t_high == 0.7 and t_low == 0.2
     with pytest.raises(ShapeError):
         split_by_quantile(s[:4], 0.3)
+
+
+def test_nan_marks_unobserved_values_per_pixel():
+    """Canonical textures have unseen texels (NaN): they are left out, never counted as zero."""
+    rng = np.random.default_rng(3)
+    maps = rng.uniform(0, 1, size=(40, 6, 5))
+    maps[rng.uniform(size=maps.shape) < 0.3] = np.nan
+    maps[:, 0, 0] = np.nan  # a pixel no map observes
+    acc = StreamingMapStats((6, 5), bins=200)
+    for chunk in np.array_split(maps, 7):
+        acc.update(chunk)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        expected_mean, expected_std = np.nanmean(maps, 0), np.nanstd(maps, 0)
+    assert np.isnan(acc.mean[0, 0]) and np.isnan(acc.std[0, 0]) and np.isnan(acc.median[0, 0])
+    seen = ~np.isnan(expected_mean)
+    assert np.allclose(acc.mean[seen], expected_mean[seen], atol=1e-12)
+    assert np.allclose(acc.std[seen], expected_std[seen], atol=1e-12)
+    assert acc.observed[1, 1] == np.sum(~np.isnan(maps[:, 1, 1]))
+    for y, x in zip(*np.nonzero(seen)):  # the documented bound: one bin around the two middle order statistics
+        v = np.sort(maps[:, y, x][~np.isnan(maps[:, y, x])])
+        n = len(v)
+        lo, hi = v[int(np.ceil(n / 2)) - 1], v[n // 2]
+        assert lo - acc.bin_width - 1e-12 <= acc.median[y, x] <= hi + acc.bin_width + 1e-12
+    merged = StreamingMapStats((6, 5), bins=200).update(maps[:20]).merge(StreamingMapStats((6, 5), bins=200).update(maps[20:]))
+    assert np.allclose(merged.mean[seen], expected_mean[seen], atol=1e-12)
+    with pytest.raises(ShapeError):
+        acc.update(np.full((1, 6, 5), np.inf))

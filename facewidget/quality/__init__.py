@@ -14,7 +14,7 @@ from .activation import ActivationMaps, activation_maps, normalise_map
 from .analysis import FIQAAnalysis, QualityAnalysis, SetStats, analyze, split_by_quantile
 from .batch import MEASUREMENT_TEMPLATE, FaceBatch, as_face_batch
 from .brisque_score import Brisque
-from .canonical import CanonicalSpace
+from .canonical import CanonicalSpace, mediapipe_space
 from .degradations import DEGRADATIONS, KINDS, DegradationGenerator, DegradedImage, degrade, detect_missing
 from .embedding_norm import EmbeddingNorm
 from .fiqa import FIQAMethod, builtin_methods, get_fiqa, score

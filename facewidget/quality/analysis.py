@@ -139,10 +139,11 @@ class QualityAnalysis:
 
 
 def normalised(x: np.ndarray) -> np.ndarray:
-    """Divide by the maximum (all zeros stay zeros)."""
+    """Divide by the maximum (all zeros stay zeros; NaN, i.e. unobserved, stays NaN)."""
     x = np.asarray(x, dtype=np.float64)
-    top = float(x.max()) if x.size else 0.0
-    return x / top if top > 0 else np.zeros_like(x)
+    finite = x[np.isfinite(x)]
+    top = float(finite.max()) if finite.size else 0.0
+    return x / top if top > 0 else np.where(np.isnan(x), np.nan, 0.0)
 
 
 def split_by_quantile(scores: np.ndarray, quantile: float) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -165,6 +166,7 @@ def kde_of(std_high: np.ndarray, std_low: np.ndarray) -> dict[str, np.ndarray] |
     from scipy import stats as sstats
 
     a, b = std_high.ravel(), std_low.ravel()
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # unobserved canonical texels are left out
     try:
         kdes = {"high": sstats.gaussian_kde(a), "low": sstats.gaussian_kde(b)}
     except (np.linalg.LinAlgError, ValueError):
@@ -183,7 +185,7 @@ def _finish(method, score_name, scores, high, low, mirror, region_mask) -> FIQAA
     sym = 0.5 * (d + mirror(d)) if mirror is not None else None
     profiles = None
     if high.std.ndim == 2:
-        profiles = {s.label: {"rows": s.std.sum(1), "cols": s.std.sum(0)} for s in (high, low)}
+        profiles = {s.label: {"rows": np.nansum(s.std, 1), "cols": np.nansum(s.std, 0)} for s in (high, low)}
     region = None
     if region_mask is not None and region_mask.shape == high.std.shape:
         inside = region_mask > 0.5
@@ -191,8 +193,8 @@ def _finish(method, score_name, scores, high, low, mirror, region_mask) -> FIQAA
                             "mam_inside": float(s.mean[inside].mean()), "mam_outside": float(s.mean[~inside].mean())}
                   for s in (high, low)}
     kde = kde_of(high.std, low.std)
-    summary = {"am_v_high": float(high.std.mean()), "am_v_low": float(low.std.mean()),
-               "am_v_shift": float(low.std.mean() - high.std.mean()),
+    summary = {"am_v_high": float(np.nanmean(high.std)), "am_v_low": float(np.nanmean(low.std)),
+               "am_v_shift": float(np.nanmean(low.std) - np.nanmean(high.std)),
                "mean_score_high": float(scores[high.indices].mean()), "mean_score_low": float(scores[low.indices].mean())}
     if region is not None:
         summary["outside_am_v_ratio"] = region["low"]["am_v_outside"] / max(region["high"]["am_v_outside"], 1e-12)
@@ -200,7 +202,9 @@ def _finish(method, score_name, scores, high, low, mirror, region_mask) -> FIQAA
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    a, b = a.ravel(), b.ravel()
+    both = np.isfinite(a) & np.isfinite(b)  # pixels observed in both maps
+    a, b = a[both] - a[both].mean(), b[both] - b[both].mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / den) if den > 0 else 0.0
 

@@ -51,10 +51,27 @@ class CanonicalSpace:
         return np.stack(out)
 
 
+def mediapipe_space(resolution: int = 64) -> CanonicalSpace:
+    """MediaPipe's canonical face through :func:`facewidget.canonical.project`: (R, R) uv textures.
+
+    Texels of triangles a face turns away from the camera are NaN (unobserved) and left out of the
+    statistics of that texel. The uv layout is mirror-symmetric (u ↔ 1 − u to within 1e-3), so
+    ``np.fliplr`` mirrors the face left↔right.
+    """
+    from ..canonical import project
+
+    def projector(photo_map, face):
+        return project(photo_map, face, resolution=resolution).texture
+
+    return CanonicalSpace(projector, mirror=np.fliplr, name=f"mediapipe-canonical-{resolution}")
+
+
 def as_canonical_space(canonical) -> CanonicalSpace | None:
-    """None, a projector callable, or a :class:`CanonicalSpace`."""
+    """None, ``"mediapipe"`` (:func:`mediapipe_space`), a projector callable, or a :class:`CanonicalSpace`."""
     if canonical is None or isinstance(canonical, CanonicalSpace):
         return canonical
+    if canonical == "mediapipe":
+        return mediapipe_space()
     if callable(canonical):
         return CanonicalSpace(canonical)
     raise ShapeError(f"canonical= must be a projector callable (photo_map, face) -> texture or a CanonicalSpace; "
