@@ -7,12 +7,18 @@ Pairs
     * deletion: the top-k pixels are replaced by ``fill`` (black by default);
     * insertion: the top-k pixels are put into a ``base`` image (the chip blurred, by default).
 
-    At each step we record the mean oriented similarity (higher = more similar) and the
-    verification accuracy (genuine pairs accepted, impostor pairs rejected) over the pairs, and
-    report the area under each curve (trapezoid over k ∈ [0, 1]). With similar maps on genuine
-    pairs and dissimilar maps on impostor pairs, a good map gives a *low* deletion AUC (accuracy
-    collapses quickly) and a *high* insertion AUC. ``images="both"`` perturbs both images of a
-    pair (each by its own map); ``"a"`` only the first.
+    At each step we record the mean oriented similarity (higher = more similar) of the genuine
+    pairs and of the impostor pairs (separately: deleting an impostor pair's dissimilar evidence
+    *raises* its similarity) and the verification accuracy (genuine pairs accepted, impostor pairs
+    rejected) over all pairs, and report the area under each curve (trapezoid over k ∈ [0, 1]).
+    With similar maps on genuine pairs and dissimilar maps on impostor pairs, a good map gives low
+    deletion AUCs of accuracy and genuine similarity (and a high one of impostor similarity), and
+    the reverse for insertion.
+
+    ``images="each"`` (default) perturbs one image at a time against the other, clean, image
+    (A' vs B and B' vs A, pooled: 2P comparisons); ``"a"`` only A' vs B; ``"both"`` A' vs B'.
+    (Perturbing both at once is misleading: two fully deleted images are identical, so the
+    similarity of a genuine pair *rises* at the end of a deletion.)
 
 Single faces
     The same with the mean of a target (class logit, expected age, similarity to a reference).
@@ -120,17 +126,21 @@ class PairCurve:
 
     Attributes:
         mode: ``"deletion"`` or ``"insertion"``. fractions: (S,) pixel fractions.
-        similarity: (S,) mean oriented similarity. accuracy: (S,) verification accuracy.
-        auc_similarity, auc_accuracy: areas under the curves.
+        similarity_genuine, similarity_impostor: (S,) mean oriented similarity of the genuine /
+            impostor pairs (NaN when there are none). accuracy: (S,) verification accuracy.
+        auc_similarity_genuine, auc_similarity_impostor (None when there are no such pairs),
+        auc_accuracy: areas under the curves.
         threshold: the oriented threshold fixed on the clean pairs; threshold_source: how.
         clean_accuracy: accuracy on the clean pairs at that threshold.
     """
 
     mode: str
     fractions: np.ndarray
-    similarity: np.ndarray
+    similarity_genuine: np.ndarray
+    similarity_impostor: np.ndarray
     accuracy: np.ndarray
-    auc_similarity: float
+    auc_similarity_genuine: float | None
+    auc_similarity_impostor: float | None
     auc_accuracy: float
     threshold: float
     threshold_source: str
@@ -138,8 +148,8 @@ class PairCurve:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        for k in ("fractions", "similarity", "accuracy"):
-            d[k] = d[k].tolist()
+        for k in ("fractions", "similarity_genuine", "similarity_impostor", "accuracy"):
+            d[k] = [None if np.isnan(v) else float(v) for v in d[k]]
         return d
 
 
@@ -157,14 +167,14 @@ def clean_threshold(model, sims: np.ndarray, genuine: np.ndarray, threshold) -> 
 
 
 def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = "deletion", steps: int = 20,
-               threshold="clean", images: str = "both", base=None, batch_size: int | None = None) -> PairCurve:
+               threshold="clean", images: str = "each", base=None, batch_size: int | None = None) -> PairCurve:
     """Deletion / insertion curve over pairs (see the module doc).
 
     Args:
         chips_a, chips_b: (P, 3, h, w) chips of the pairs. maps_a, maps_b: (P, h, w) maps ranking
             each image's pixels (similar maps for genuine pairs, dissimilar maps for impostors).
         genuine: (P,) bool. threshold: ``"clean"``, ``"model"`` or a native-unit number.
-        images: ``"both"`` or ``"a"``. base: deletion fill (default 0 = black) or insertion start
+        images: ``"each"``, ``"a"`` or ``"both"`` (see the module doc). base: deletion fill (default 0 = black) or insertion start
             (default ``"blur"``).
     """
     dev = model.device
@@ -175,8 +185,8 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
     genuine = np.asarray(genuine, dtype=bool).reshape(-1)
     if genuine.shape[0] != p:
         raise ShapeError(f"genuine has {genuine.shape[0]} entries for {p} pairs")
-    if images not in ("both", "a"):
-        raise ValueError(f"images must be 'both' or 'a'; got {images!r}")
+    if images not in ("each", "a", "both"):
+        raise ValueError(f"images must be 'each', 'a' or 'both'; got {images!r}")
     order_a = PixelOrder(_as_maps(maps_a, p, size))
     order_b = PixelOrder(_as_maps(maps_b, p, size))
     base = (0.0 if mode == "deletion" else "blur") if base is None else base
@@ -186,16 +196,28 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
     clean = model.similarity(emb_a, emb_b).cpu().numpy()
     thr, source = clean_threshold(model, clean, genuine, threshold)
     fr = fractions_for(steps)
-    sims = np.empty((len(fr), p))
+    sims = np.empty((len(fr), 2 * p if images == "each" else p))
     for i, f in enumerate(fr):
         pa = perturb(a, order_a, f, mode, base_a)
-        pb = perturb(b, order_b, f, mode, base_b) if images == "both" else b
-        e = _outputs(model, torch.cat([pa, pb]) if images == "both" else pa, bs)
-        ea, eb = (e[:p], e[p:]) if images == "both" else (e, emb_b)
-        sims[i] = model.similarity(ea, eb).cpu().numpy()
+        if images == "a":
+            sims[i] = model.similarity(_outputs(model, pa, bs), emb_b).cpu().numpy()
+            continue
+        pb = perturb(b, order_b, f, mode, base_b)
+        e = _outputs(model, torch.cat([pa, pb]), bs)
+        if images == "both":
+            sims[i] = model.similarity(e[:p], e[p:]).cpu().numpy()
+        else:
+            sims[i] = np.concatenate([model.similarity(e[:p], emb_b).cpu().numpy(),
+                                      model.similarity(e[p:], emb_a).cpu().numpy()])
+    if images == "each":
+        genuine = np.concatenate([genuine, genuine])
+        clean = np.concatenate([clean, clean])
     acc = ((sims >= thr) == genuine[None]).mean(1)
-    mean_sim = sims.mean(1)
-    return PairCurve(mode, fr, mean_sim, acc, auc(fr, mean_sim), auc(fr, acc), thr, source,
+    nan = np.full(len(fr), np.nan)
+    sim_g = sims[:, genuine].mean(1) if genuine.any() else nan
+    sim_i = sims[:, ~genuine].mean(1) if (~genuine).any() else nan
+    return PairCurve(mode, fr, sim_g, sim_i, acc, auc(fr, sim_g) if genuine.any() else None,
+                     auc(fr, sim_i) if (~genuine).any() else None, auc(fr, acc), thr, source,
                      float(np.mean((clean >= thr) == genuine)))
 
 
