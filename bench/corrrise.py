@@ -19,7 +19,7 @@ Model: dlib's ResNet (``facewidget.load_model("dlib-resnet")``) when this checko
 comparable randomly initialised ResNet (dlib's layout: 150x150 input, 32-64-128-256 channels,
 128-D embedding); the first line says which.
 
-Usage: python bench/corrrise.py [--quick]   (--quick: N divided by 10, for a smoke run)
+Usage: python bench/corrrise.py [--quick | --scale K]   (divide every N by 10 / by K)
 """
 
 from __future__ import annotations
@@ -162,8 +162,11 @@ def xaitk_rise(model, chip_a: torch.Tensor, chip_b: torch.Tensor, n: int, batch:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="N / 10 (smoke run)")
+    ap.add_argument("--scale", type=int, default=1, help="divide every N by this (slow CPUs)")
     args = ap.parse_args()
-    scale = 10 if args.quick else 1
+    scale = 10 if args.quick else max(1, args.scale)
+    if scale != 1:
+        print(f"NOTE: every N below is divided by {scale}; the goals are stated for the full N")
     model, description = load_bench_model()
     print(f"model: {description}")
     print(f"device: {model.device}, torch threads: {torch.get_num_threads()}, facewidget {fw.__version__}, "
