@@ -130,22 +130,33 @@ def randomised_model(model, seed: int = 0):
     """A copy of ``model`` whose every parameter is redrawn from N(mean, std) of that tensor
     (same scale, no learnt structure; buffers such as BatchNorm statistics are kept).
 
-    Needs a torch network (black-box models without one raise UnsupportedOperationError)."""
-    from ..models import FaceModel
+    The copy is a shallow copy of the model object with the randomised network swapped in, so a
+    FaceModel subclass keeps its own preprocessing and forward. Needs a torch network (black-box
+    models without one raise UnsupportedOperationError)."""
+    from ..errors import ModelError
+    from ..models import state_dict_sha256
 
     net = getattr(model, "network", None)
     if not isinstance(net, torch.nn.Module):
         raise UnsupportedOperationError(f"{model.config.name} has no torch network whose weights could be randomised")
-    clone = copy.deepcopy(net).cpu()
+    clone = copy.deepcopy(net)
     g = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for p in clone.parameters():
             if p.numel() < 2:
                 continue
-            mean, std = float(p.mean()), float(p.std())
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * (std or 1.0) + mean)
-    config = replace(model.config, name=f"{model.config.name}-randomised", weights_sha256=None)
-    return FaceModel(clone, config, device=model.device, batch_size=getattr(model, "batch_size", 32))
+            mean, std = float(p.float().mean()), float(p.float().std())
+            p.copy_((torch.randn(p.shape, generator=g) * (std or 1.0) + mean).to(p.device, p.dtype))
+    rand = copy.copy(model)
+    rand.network = clone.eval()
+    rand.config = replace(model.config, name=f"{model.config.name}-randomised", weights_sha256=state_dict_sha256(clone))
+    h, w = model.config.input_size
+    probe = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(model.device)
+    with torch.no_grad():
+        if torch.allclose(rand.forward_chips(probe).float(), model.forward_chips(probe).float()):
+            raise ModelError(f"randomising {model.config.name}'s network did not change its outputs: the model "
+                             "does not compute through .network")
+    return rand
 
 
 @dataclass
