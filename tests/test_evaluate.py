@@ -100,6 +100,13 @@ def test_single_face_curves(region_pairs):
     assert deleted_inside.value[0] == pytest.approx(deleted_inside.clean, abs=1e-6)
 
 
+def test_single_face_evaluation_beats_random(region_pairs):
+    model, a, b, _ = region_pairs
+    ref = model.embed(b[:1])
+    ev = fw.evaluate.evaluate_single(model, a[:2], lambda out: model.similarity(out, ref), "occlusion", steps=8)
+    assert ev.beats_random() == {"deletion": True, "insertion": True}, (ev.deletion.auc, ev.random_deletion.auc)
+
+
 def test_corrrise_beats_random_on_a_known_evidence_model(region_pairs):
     model, a, b, genuine = region_pairs
     ev = evaluate_pairs(model, (a, b), genuine, "corrrise", n=300, steps=8)

@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 from ..errors import ShapeError, UnsupportedOperationError
 from ..explain.base import get_method
 from ..explain.targets import SimilarityTarget
-from .curves import PairCurve, pair_curve, random_maps
+from .curves import PairCurve, SingleCurve, pair_curve, random_maps, single_curve
 
 
 def pair_chips(model, pairs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,6 +121,43 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
         params={"seed": seed, "steps": steps, "images": images, "random_seed": random_seed,
                 "random_cell": random_cell, **params},
     )
+
+
+@dataclass
+class SingleEvaluation:
+    """Deletion / insertion curves of a single-face target for a method and for random maps."""
+
+    method: str
+    deletion: SingleCurve
+    insertion: SingleCurve
+    random_deletion: SingleCurve
+    random_insertion: SingleCurve
+    params: dict = field(default_factory=dict)
+
+    def beats_random(self) -> dict[str, bool]:
+        return {"deletion": self.deletion.auc < self.random_deletion.auc,
+                "insertion": self.insertion.auc > self.random_insertion.auc}
+
+
+def evaluate_single(model, chips: torch.Tensor, target, method: str = "corrrise", *, seed: int = 0, steps: int = 20,
+                    random_seed: int = 12345, random_cell: int | None = None, **params) -> SingleEvaluation:
+    """Explain ``target`` (a Target or callable outputs → (B,)) on every chip (B, 3, h, w) with
+    ``method``, then deletion and insertion curves of the target for those maps (positive part of
+    the signed maps: the pixels that raise the target) and for random maps."""
+    from ..explain.targets import CallableTarget, Target
+
+    tgt = target if isinstance(target, Target) else CallableTarget(target)
+    chips = chips.to(model.device)
+    fn = get_method(method)
+    maps = np.stack([np.maximum(fn(model, chips[i:i + 1], [tgt], seed=seed, **params).saliency[0], 0)
+                     for i in range(len(chips))])
+    rand = random_maps(len(chips), tuple(chips.shape[-2:]), seed=random_seed, cell=random_cell)
+    kw = dict(steps=steps)
+    return SingleEvaluation(method, single_curve(model, chips, maps, tgt, mode="deletion", **kw),
+                            single_curve(model, chips, maps, tgt, mode="insertion", **kw),
+                            single_curve(model, chips, rand, tgt, mode="deletion", **kw),
+                            single_curve(model, chips, rand, tgt, mode="insertion", **kw),
+                            params={"seed": seed, "steps": steps, "random_seed": random_seed, **params})
 
 
 # -- model randomisation ---------------------------------------------------------------------------
