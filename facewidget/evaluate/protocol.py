@@ -174,7 +174,7 @@ def randomised_model(model, seed: int = 0):
     from ..models import state_dict_sha256
 
     net = getattr(model, "network", None)
-    if not isinstance(net, torch.nn.Module):
+    if not isinstance(net, torch.nn.Module) or not any(p.numel() > 1 for p in net.parameters()):
         raise UnsupportedOperationError(f"{model.config.name} has no torch network whose weights could be randomised")
     clone = copy.deepcopy(net)
     g = torch.Generator().manual_seed(int(seed))
