@@ -16,6 +16,8 @@ from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, Can
 from .faces import Face, FaceDetector, detect_face, detect_faces
 from .io import load_image
 from .models import FaceModel, ModelConfig, load_model
+from . import evaluate, explain  # noqa: F401  (explain is a callable module: facewidget.explain(img, model, ...))
+from .explain import ExplanationCancelled, Explanation, PairExplanation, explain_pair
 
 __version__ = "0.1.0"
 
@@ -33,4 +35,6 @@ __all__ = [
     "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
     "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
+    # explanations: facewidget.explain(img, model, ...) calls facewidget.explain.explain
+    "ExplanationCancelled", "Explanation", "PairExplanation", "evaluate", "explain", "explain_pair",
 ]

@@ -6,9 +6,9 @@ They are real ``nn.Module`` networks with fixed random weights (seeded), wrapped
 * :class:`RegionEmbedder` — the input is multiplied by a fixed 0/1 region mask (e.g. one quadrant of
   the chip) before a small conv net, so the embedding depends on the pixels inside the region only.
   Every faithful explainer must put its evidence there.
-* :class:`GridEmbedder` — a small conv net followed by 4×4 spatial average pooling and a linear map:
-  a local change of the input changes the embedding cells that see it, so local alterations show up
-  locally (used to check that a dissimilar map finds an altered patch).
+* :class:`GridEmbedder` — linear conv features average-pooled over a 4×4 grid; grey (0.5) occlusion
+  is neutral and a colour-inverted patch contradicts the original (used to check that a dissimilar
+  map finds an altered patch).
 
 Built with :func:`synthetic_model`.
 """
@@ -57,16 +57,23 @@ class RegionEmbedder(nn.Module):
 
 
 class GridEmbedder(nn.Module):
-    """Embedding = linear(4×4-pooled conv features of the whole input)."""
+    """Embedding = 4×4 average-pooled features of two bias-free linear convolutions, flattened.
 
-    def __init__(self, dim: int = 64, width: int = 16):
+    Linear and bias-free on the normalised input ((pixel − 127.5) / 127.5), so a mid-grey region
+    (chip value 0.5) contributes exactly zero: occlusion with ``fill=0.5`` is neutral, as for a
+    model that treats missing pixels as missing evidence, and a colour-inverted patch contributes
+    the negative of the original: the model sees it as contradicting the other image."""
+
+    def __init__(self, width: int = 16):
         super().__init__()
-        self.features = _features(width)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, width, 5, stride=2, padding=2, bias=False),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=False),
+        )
         self.pool = nn.AdaptiveAvgPool2d(4)
-        self.head = nn.Linear(2 * width * 16, dim, bias=False)
 
     def forward(self, x):
-        return self.head(self.pool(self.features(x)).flatten(1))
+        return self.pool(self.features(x)).flatten(1)
 
 
 def synthetic_model(kind: str = "grid", *, quadrant: str = "top-left", size: int = 112, seed: int = 0,
@@ -83,6 +90,7 @@ def synthetic_model(kind: str = "grid", *, quadrant: str = "top-left", size: int
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        norm: dict = {}
         if kind == "region":
             net = RegionEmbedder(region_mask((size, size), quadrant))
         elif kind == "grid":
@@ -91,5 +99,5 @@ def synthetic_model(kind: str = "grid", *, quadrant: str = "top-left", size: int
             raise ValueError(f"kind must be 'region' or 'grid'; got {kind!r}")
     name = f"synthetic-{kind}" + (f"-{quadrant}" if kind == "region" else "")
     config = dict(name=name, task="identity", input_size=(size, size), template="arcface-112",
-                  embedding_size=64, similarity=similarity, threshold=threshold)
+                  embedding_size=64 if kind == "region" else 512, similarity=similarity, threshold=threshold, **norm)
     return FaceModel.from_module(net, config, device=device)

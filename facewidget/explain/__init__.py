@@ -15,3 +15,14 @@ __all__ = ["BLACK_BOX", "METHODS", "CallableTarget", "ClassTarget", "ExpectedAge
            "Explanation", "ExplanationCancelled", "MethodMaps", "PairExplanation", "ProgressUpdate",
            "SimilarityTarget", "Target", "explain", "explain_pair", "get_method", "package_versions",
            "resolve_target"]
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``facewidget.explain`` is both this package and the single-face function: calling the module
+    calls :func:`explain`, while ``facewidget.explain.engine`` etc. stay importable."""
+
+    def __call__(self, *args, **kwargs):
+        return explain(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

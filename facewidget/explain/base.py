@@ -150,7 +150,9 @@ def resolve_layer(model, layer) -> tuple[str, nn.Module]:
         elif seen_conv and isinstance(m, activations):
             convs.append((n, m))
     if not convs:
-        raise UnsupportedOperationError(f"{model.config.name} has no Conv2d layer; pass layer= explicitly")
+        raise UnsupportedOperationError(
+            f"{model.config.name} has no torch Conv2d layer (a black-box or non-convolutional network): pass "
+            "layer= a module of it, or activations=callable(chips)->(B, C, h', w') for Score-CAM")
     sizes: dict[str, tuple[int, int]] = {}
 
     def recorder(name):

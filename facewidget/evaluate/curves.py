@@ -1,0 +1,279 @@
+"""Deletion and insertion curves (Petsiuk et al. 2018; for pairs, CorrRISE's protocol, Lu et al. 2024).
+
+Pairs
+    The verification threshold is fixed on the *clean* pairs first. Then, for fractions
+    k = 0, 1/steps, ..., 1 of the pixels, ranked by each image's map (highest first):
+
+    * deletion: the top-k pixels are replaced by ``fill`` (black by default);
+    * insertion: the top-k pixels are put into a ``base`` image (the chip blurred, by default).
+
+    At each step we record the mean oriented similarity (higher = more similar) of the genuine
+    pairs and of the impostor pairs (separately: deleting an impostor pair's dissimilar evidence
+    *raises* its similarity) and the verification accuracy (genuine pairs accepted, impostor pairs
+    rejected) over all pairs, and report the area under each curve (trapezoid over k ∈ [0, 1]).
+    With similar maps on genuine pairs and dissimilar maps on impostor pairs, a good map gives low
+    deletion AUCs of accuracy and genuine similarity (and a high one of impostor similarity), and
+    the reverse for insertion.
+
+    ``images="each"`` (default) perturbs one image at a time against the other, clean, image
+    (A' vs B and B' vs A, pooled: 2P comparisons); ``"a"`` only A' vs B; ``"both"`` A' vs B'.
+    (Perturbing both at once is misleading: two fully deleted images are identical, so the
+    similarity of a genuine pair *rises* at the end of a deletion.)
+
+Single faces
+    The same with the mean of a target (class logit, expected age, similarity to a reference).
+
+All chips are (B, 3, h, w) float32 RGB in [0, 1]; maps (B, h, w); ties in a map are broken by pixel
+index (a stable sort), so a constant map deletes in raster order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ShapeError
+from ..explain.base import gaussian_blur
+
+
+def _as_chips(x, device) -> torch.Tensor:
+    t = torch.as_tensor(x) if not isinstance(x, torch.Tensor) else x
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[1] != 3:
+        raise ShapeError(f"chips must be (B, 3, h, w); got {tuple(t.shape)}")
+    return t.to(device, torch.float32)
+
+
+def _as_maps(x, n: int, size) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.float()
+    if t.ndim == 2:
+        t = t[None]
+    if t.shape != (n, *size):
+        raise ShapeError(f"maps must be ({n}, {size[0]}, {size[1]}) to match the chips; got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ShapeError("maps contain NaN or infinity")
+    return t
+
+
+def fractions_for(steps: int) -> np.ndarray:
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    return np.linspace(0.0, 1.0, steps + 1)
+
+
+def auc(fractions: np.ndarray, values: np.ndarray) -> float:
+    """Area under a curve sampled at ``fractions`` in [0, 1] (trapezoid)."""
+    return float(np.trapezoid(values, fractions))
+
+
+def resolve_base(base, chips: torch.Tensor) -> torch.Tensor:
+    """The image pixels go to (deletion) or come from (insertion): a number or ``"blur"``."""
+    if isinstance(base, (int, float)) and not isinstance(base, bool):
+        return torch.full_like(chips, float(base))
+    if base == "blur":
+        return gaussian_blur(chips, sigma=min(chips.shape[-2:]) / 16.0)
+    if isinstance(base, torch.Tensor) and base.shape == chips.shape:
+        return base.to(chips.device, chips.dtype)
+    raise ShapeError(f"base/fill must be a number, 'blur' or a tensor like the chips; got {base!r}")
+
+
+class PixelOrder:
+    """Pixel ranks of maps (highest first) so that top-k masks are cheap for any k."""
+
+    def __init__(self, maps: torch.Tensor):
+        b, h, w = maps.shape
+        order = torch.argsort(-maps.reshape(b, -1), dim=1, stable=True)
+        self.rank = torch.empty_like(order)
+        self.rank.scatter_(1, order, torch.arange(h * w).expand(b, -1).contiguous())
+        self.shape = (b, h, w)
+
+    def top(self, fraction: float) -> torch.Tensor:
+        """(B, h, w) float 1 where a pixel is among the top ``fraction`` of its map."""
+        b, h, w = self.shape
+        k = int(round(fraction * h * w))
+        return (self.rank < k).reshape(b, h, w).float()
+
+
+def perturb(chips: torch.Tensor, order: PixelOrder, fraction: float, mode: str, base: torch.Tensor) -> torch.Tensor:
+    top = order.top(fraction).to(chips.device)[:, None]
+    if mode == "deletion":
+        return chips * (1 - top) + base * top
+    if mode == "insertion":
+        return base * (1 - top) + chips * top
+    raise ValueError(f"mode must be 'deletion' or 'insertion'; got {mode!r}")
+
+
+@torch.no_grad()
+def _outputs(model, chips: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model.forward_chips(chips[i:i + batch_size]).float() for i in range(0, len(chips), batch_size)])
+
+
+def best_threshold(similarities: np.ndarray, genuine: np.ndarray) -> float:
+    """The oriented-similarity threshold with the best accuracy on these pairs (``sim >= t`` = same);
+    midway between neighbouring scores."""
+    s = np.sort(np.unique(similarities))
+    candidates = np.concatenate([[s[0] - 1.0], (s[1:] + s[:-1]) / 2, [s[-1] + 1.0]])
+    acc = [np.mean((similarities >= t) == genuine) for t in candidates]
+    return float(candidates[int(np.argmax(acc))])
+
+
+@dataclass
+class PairCurve:
+    """Deletion or insertion curve over a set of pairs.
+
+    Attributes:
+        mode: ``"deletion"`` or ``"insertion"``. fractions: (S,) pixel fractions.
+        similarity_genuine, similarity_impostor: (S,) mean oriented similarity of the genuine /
+            impostor pairs (NaN when there are none). accuracy: (S,) verification accuracy.
+        auc_similarity_genuine, auc_similarity_impostor (None when there are no such pairs),
+        auc_accuracy: areas under the curves.
+        threshold: the oriented threshold fixed on the clean pairs; threshold_source: how.
+        clean_accuracy: accuracy on the clean pairs at that threshold.
+    """
+
+    mode: str
+    fractions: np.ndarray
+    similarity_genuine: np.ndarray
+    similarity_impostor: np.ndarray
+    accuracy: np.ndarray
+    auc_similarity_genuine: float | None
+    auc_similarity_impostor: float | None
+    auc_accuracy: float
+    threshold: float
+    threshold_source: str
+    clean_accuracy: float
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("fractions", "similarity_genuine", "similarity_impostor", "accuracy"):
+            d[k] = [None if np.isnan(v) else float(v) for v in d[k]]
+        return d
+
+
+def clean_threshold(model, sims: np.ndarray, genuine: np.ndarray, threshold) -> tuple[float, str]:
+    """The oriented threshold: a number (native units), ``"model"``, or ``"clean"`` (best accuracy on
+    the clean pairs when they hold both genuine and impostor pairs, else the model's threshold)."""
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        t = float(threshold)
+        return (-t if model.config.similarity == "euclidean" else t), "given"
+    if threshold == "clean" and genuine.any() and (~genuine).any():
+        return best_threshold(sims, genuine), "best accuracy on the clean pairs"
+    if threshold in ("clean", "model"):
+        return float(model.oriented_threshold), "model"
+    raise ValueError(f"threshold must be a number, 'clean' or 'model'; got {threshold!r}")
+
+
+def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = "deletion", steps: int = 20,
+               threshold="clean", images: str = "each", base=None, batch_size: int | None = None) -> PairCurve:
+    """Deletion / insertion curve over pairs (see the module doc).
+
+    Args:
+        chips_a, chips_b: (P, 3, h, w) chips of the pairs. maps_a, maps_b: (P, h, w) maps ranking
+            each image's pixels (similar maps for genuine pairs, dissimilar maps for impostors).
+        genuine: (P,) bool. threshold: ``"clean"``, ``"model"`` or a native-unit number.
+        images: ``"each"``, ``"a"`` or ``"both"`` (see the module doc). base: deletion fill (default 0 = black) or insertion start
+            (default ``"blur"``).
+    """
+    dev = model.device
+    a, b = _as_chips(chips_a, dev), _as_chips(chips_b, dev)
+    if a.shape != b.shape:
+        raise ShapeError(f"chips_a and chips_b differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    p, size = a.shape[0], tuple(a.shape[-2:])
+    genuine = np.asarray(genuine, dtype=bool).reshape(-1)
+    if genuine.shape[0] != p:
+        raise ShapeError(f"genuine has {genuine.shape[0]} entries for {p} pairs")
+    if images not in ("each", "a", "both"):
+        raise ValueError(f"images must be 'each', 'a' or 'both'; got {images!r}")
+    order_a = PixelOrder(_as_maps(maps_a, p, size))
+    order_b = PixelOrder(_as_maps(maps_b, p, size))
+    base = (0.0 if mode == "deletion" else "blur") if base is None else base
+    base_a, base_b = resolve_base(base, a), resolve_base(base, b)
+    bs = batch_size or getattr(model, "batch_size", 32)
+    emb_a, emb_b = _outputs(model, a, bs), _outputs(model, b, bs)
+    clean = model.similarity(emb_a, emb_b).cpu().numpy()
+    thr, source = clean_threshold(model, clean, genuine, threshold)
+    fr = fractions_for(steps)
+    sims = np.empty((len(fr), 2 * p if images == "each" else p))
+    for i, f in enumerate(fr):
+        pa = perturb(a, order_a, f, mode, base_a)
+        if images == "a":
+            sims[i] = model.similarity(_outputs(model, pa, bs), emb_b).cpu().numpy()
+            continue
+        pb = perturb(b, order_b, f, mode, base_b)
+        e = _outputs(model, torch.cat([pa, pb]), bs)
+        if images == "both":
+            sims[i] = model.similarity(e[:p], e[p:]).cpu().numpy()
+        else:
+            sims[i] = np.concatenate([model.similarity(e[:p], emb_b).cpu().numpy(),
+                                      model.similarity(e[p:], emb_a).cpu().numpy()])
+    if images == "each":
+        genuine = np.concatenate([genuine, genuine])
+        clean = np.concatenate([clean, clean])
+    acc = ((sims >= thr) == genuine[None]).mean(1)
+    nan = np.full(len(fr), np.nan)
+    sim_g = sims[:, genuine].mean(1) if genuine.any() else nan
+    sim_i = sims[:, ~genuine].mean(1) if (~genuine).any() else nan
+    return PairCurve(mode, fr, sim_g, sim_i, acc, auc(fr, sim_g) if genuine.any() else None,
+                     auc(fr, sim_i) if (~genuine).any() else None, auc(fr, acc), thr, source,
+                     float(np.mean((clean >= thr) == genuine)))
+
+
+@dataclass
+class SingleCurve:
+    """Deletion / insertion curve of a single-face target.
+
+    Attributes: mode, fractions (S,), value (S,) mean target, auc, clean (mean unperturbed value),
+    auc_relative (auc / clean when clean != 0).
+    """
+
+    mode: str
+    fractions: np.ndarray
+    value: np.ndarray
+    auc: float
+    clean: float
+    auc_relative: float | None
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["fractions"], d["value"] = d["fractions"].tolist(), d["value"].tolist()
+        return d
+
+
+def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: int = 20, base=None,
+                 batch_size: int | None = None) -> SingleCurve:
+    """Deletion / insertion curve of ``target`` (a Target or callable outputs → (B,)) over chips."""
+    from ..explain.targets import CallableTarget, Target
+
+    tgt = target if isinstance(target, Target) else CallableTarget(target)
+    dev = model.device
+    c = _as_chips(chips, dev)
+    order = PixelOrder(_as_maps(maps, c.shape[0], tuple(c.shape[-2:])))
+    base = (0.0 if mode == "deletion" else "blur") if base is None else base
+    base_t = resolve_base(base, c)
+    bs = batch_size or getattr(model, "batch_size", 32)
+    fr = fractions_for(steps)
+    values = np.empty(len(fr))
+    with torch.no_grad():
+        clean = float(tgt(_outputs(model, c, bs)).float().mean())
+        for i, f in enumerate(fr):
+            values[i] = float(tgt(_outputs(model, perturb(c, order, f, mode, base_t), bs)).float().mean())
+    area = auc(fr, values)
+    return SingleCurve(mode, fr, values, area, clean, area / clean if abs(clean) > 1e-12 else None)
+
+
+def random_maps(count: int, size, *, seed: int = 0, cell: int | None = None) -> np.ndarray:
+    """Random maps, the floor every method must beat: (count, h, w) float32.
+
+    ``cell``: side in pixels of independent random cells, upsampled bilinearly (spatially smooth
+    noise, like a saliency map); 1 = independent per-pixel noise. Default: 8 px at 112×112 (scaled).
+    """
+    h, w = int(size[0]), int(size[1])
+    cell = max(1, int(round(8 * min(h, w) / 112))) if cell is None else int(cell)
+    g = torch.Generator().manual_seed(int(seed))
+    if cell == 1:
+        return torch.rand(count, h, w, generator=g).numpy()
+    coarse = torch.rand(count, 1, -(-h // cell) + 1, -(-w // cell) + 1, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[:, 0].numpy()
