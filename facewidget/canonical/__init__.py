@@ -12,7 +12,7 @@ from .atlas import UVAtlas, uv_atlas
 from .canonical_map import CanonicalMap
 from .cis import canonical_image_saliency, fill_vertices, occlusion_drops, splat_vertices, vertex_subset
 from .compare import Comparison, compare, permutation_p_values
-from .evaluate import (ClassProbability, average_drop, chip_map_from_canonical, evaluate_maps,
+from .evaluate import (ClassProbability, average_drop, chip_map_from_canonical, compare_methods, evaluate_maps,
                        increase_in_confidence, normalise_mass, win_percent)
 from .mesh import CanonicalFace, canonical_face, parse_geometry_metadata
 from .model_map import GroupError, GroupMap, ModelMap, RunningStats, model_map, predicted_class
@@ -42,7 +42,7 @@ __all__ = [
     "canonical_image_saliency",
     "chip_map_from_canonical",
     "compare",
-    "evaluate_maps",
+    "compare_methods", "evaluate_maps",
     "fill_vertices",
     "increase_in_confidence",
     "model_map",

@@ -169,3 +169,84 @@ def evaluate_maps(model, target: Callable, chips: torch.Tensor, maps: dict, *, m
     recs = [{"method": n, "average_drop": average_drop(y, o), "increase_in_confidence": increase_in_confidence(y, o),
              "win": wins[n], "n": int(len(y)), "mass": float(mass)} for n, o in explained.items()]
     return sorted(recs, key=lambda r: -r["average_drop"])
+
+
+BASELINES = ("gradcam", "gradcam++", "scorecam")
+
+
+def _positive_evidence(signed: np.ndarray) -> np.ndarray:
+    """Baseline CAMs as the paper uses them: the positive part, scaled to [0, 1]."""
+    m = np.maximum(np.nan_to_num(np.asarray(signed, dtype=np.float64)), 0.0)
+    top = m.max()
+    return m / top if top > 0 else m
+
+
+def _smooth_random_map(size, seed: int) -> np.ndarray:
+    """A smooth random map (bilinear upsampling of 7×7 uniform noise): the floor any method must beat."""
+    g = torch.Generator().manual_seed(int(seed))
+    coarse = torch.rand(1, 1, 7, 7, generator=g, dtype=torch.float64)
+    return torch.nn.functional.interpolate(coarse, size=tuple(size), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def compare_methods(images, model, *, baselines=BASELINES, include_random: bool = True, mass: float = DEFAULT_MASS,
+                    cis_params: dict | None = None, seed: int = 0) -> dict:
+    """The paper's comparison: CIS against Grad-CAM, Grad-CAM++ and Score-CAM (and a random map).
+
+    For every photo the classifier's predicted class c is explained by every method (CIS: the drop
+    of the class-c logit under occlusion at each mesh vertex, translated back onto the face and into
+    its chip; baselines: the class-c logit through :func:`facewidget.explain`, positive part scaled
+    to [0, 1]). Each map is normalised to the same removed ``mass``; the explanation image is
+    ``chip · (1 − map)``, scored by the class-c probability (Y clean, O explained).
+
+    Args:
+        images: photos (the largest face of each is used).
+        model: a classifier :class:`~facewidget.models.FaceModel` (task ``"classification"``).
+        baselines: method names understood by :func:`facewidget.explain`.
+        cis_params: extra arguments of :func:`canonical_image_saliency` (e.g. ``vertices``).
+    Returns:
+        ``{"records": [...]}`` with one record per method (``average_drop``,
+        ``increase_in_confidence``, ``win``, ``n``, ``mass``; sorted by Average Drop, highest first),
+        plus ``"classes"`` (predicted class per image) and ``"params"``.
+    """
+    from .. import explain as explain_fn
+    from ..faces import detect_face
+    from ..io import load_image
+    from .cis import canonical_image_saliency
+
+    if getattr(model.config, "task", None) != "classification":
+        raise ShapeError(f"compare_methods explains a classifier's predicted class; {model.config.name} is a "
+                         f"{model.config.task} model")
+    names = ["cis", *baselines] + (["random"] if include_random else [])
+    clean, explained = [], {n: [] for n in names}
+    classes = []
+    for k, src in enumerate(images):
+        img = load_image(src)
+        face = detect_face(img)
+        aligned = model.align(img, [face])
+        chip = aligned.chips[:1]
+        with torch.no_grad():
+            c = int(model.forward_chips(chip).argmax(1)[0])
+        classes.append(c)
+        logit = model.target("logit", c)
+        prob = ClassProbability(c)
+        size = tuple(chip.shape[-2:])
+        maps = {}
+        cmap = canonical_image_saliency(img, model, logit, face, **(cis_params or {}))
+        maps["cis"] = np.maximum(chip_map_from_canonical(cmap, face, aligned.transforms[0].numpy(), size), 0.0)
+        for name in baselines:
+            res = explain_fn(img, model, target=logit, method=name, face=face, seed=seed)
+            maps[name] = _positive_evidence(res.face.maps["saliency"])
+        if include_random:
+            maps["random"] = _smooth_random_map(size, seed + k)
+        clean.append(scores(model, prob, chip)[0])
+        for name in names:
+            explained[name].append(scores(model, prob, explanation_images(chip, normalise_mass(maps[name][None], mass)))[0])
+    y = np.asarray(clean)
+    outs = {n: np.asarray(v) for n, v in explained.items()}
+    wins = win_percent(outs)
+    records = [{"method": n, "average_drop": average_drop(y, o), "increase_in_confidence": increase_in_confidence(y, o),
+                "win": wins[n], "n": int(len(y)), "mass": float(mass)} for n, o in outs.items()]
+    return {"records": sorted(records, key=lambda r: -r["average_drop"]), "classes": classes,
+            "params": {"mass": float(mass), "seed": int(seed), "baselines": list(baselines),
+                       "cis": dict(cis_params or {}), "model": model.config.name,
+                       "weights_sha256": model.config.weights_sha256}}

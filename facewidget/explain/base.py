@@ -64,7 +64,7 @@ def register(name: str, *, black_box: bool):
 
 
 def get_method(name: str) -> Explainer:
-    from . import corrrise, gradcam, integrated_gradients, occlusion, rise, scorecam, xssab  # noqa: F401
+    from . import corrrise, gradcam, gradcampp, integrated_gradients, occlusion, rise, scorecam, xssab  # noqa: F401
 
     if name not in METHODS:
         raise ShapeError(f"unknown explanation method {name!r}; available: {sorted(METHODS)}")
