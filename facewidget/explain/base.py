@@ -74,6 +74,14 @@ def get_method(name: str) -> Explainer:
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def method_params(method: str, defaults: dict, params: dict) -> dict:
+    """``defaults`` updated with ``params``; TypeError naming any parameter ``method`` does not know."""
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f"{method} got unknown parameters {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
 def scale_px(pixels_at_112: float, size) -> int:
     """A length given at 112×112 scaled to a chip of ``size`` (h, w)."""
     return max(1, int(round(pixels_at_112 * min(size) / 112.0)))

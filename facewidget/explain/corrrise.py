@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import MethodMaps, register, resolve_fill
+from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
 from .masks import GridMasks, PatchMasks
 
@@ -39,10 +39,7 @@ def mask_source(size, masks: str, patches: int, patch: float, cells: int, keep: 
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed CorrRISE maps (K, h, w) in [-1, 1] for ``chips`` (K, 3, h, w) and their targets."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"corrrise got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("corrrise", DEFAULTS, params)
     if p["correlation"] not in ("pearson", "spearman"):
         raise ValueError(f"correlation must be 'pearson' or 'spearman'; got {p['correlation']!r}")
     n = int(p["n"])

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import ActivationRecorder, MethodMaps, register, require_gradients, resolve_layer, to_chip_size
-from .engine import BatchLoop, Timings
-
-DEFAULTS = dict(layer=None)
+from .base import MethodMaps, register
+from .gradcam import cam_maps
 _EPS = 1e-7
 
 
@@ -32,30 +30,5 @@ def gradcampp_weights(activations: torch.Tensor, gradients: torch.Tensor) -> tor
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed Grad-CAM++ maps (K, h, w) for ``chips`` (K, 3, h, w)."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"gradcam++ got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    require_gradients(model, "gradcam++")
-    name, module = resolve_layer(model, p["layer"])
-    size = tuple(chips.shape[-2:])
-    maps = torch.zeros(len(chips), *size)
-    timings = Timings()
-
-    def step(start, stop):
-        for i in range(start, stop):
-            with timings.phase("forward_backward", model.device), torch.enable_grad(), ActivationRecorder(module) as rec:
-                out = model.forward_chips(chips[i:i + 1])
-                act = rec.output
-                if act is None:
-                    raise RuntimeError(f"layer {name!r} did not run in the forward pass")
-                t = targets[i](out.float()).sum()
-                (grad,) = torch.autograd.grad(t, act)
-            a = act.detach().float()
-            cam = (gradcampp_weights(a, grad.float()) * a).sum(1, keepdim=True)
-            maps[i] = to_chip_size(cam, size)[0, 0].cpu()
-
-    BatchLoop(len(chips), 1, progress=progress, cancel=cancel, progress_interval=progress_interval,
-              timings=timings, maps_fn=lambda: maps.numpy().copy()).run(step)
-    return MethodMaps(saliency=maps.numpy(), params={"layer": name}, timings=timings.as_dict(),
-                      done=len(chips), total=len(chips))
+    return cam_maps("gradcam++", gradcampp_weights, model, chips, targets, progress=progress, cancel=cancel,
+                    progress_interval=progress_interval, **params)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import MethodMaps, register, require_gradients, resolve_fill
+from .base import MethodMaps, method_params, register, require_gradients, resolve_fill
 from .engine import BatchLoop, Timings
 
 DEFAULTS = dict(steps=32, baseline="black", batch_size=16)
@@ -22,10 +22,7 @@ DEFAULTS = dict(steps=32, baseline="black", batch_size=16)
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed IG maps (K, h, w) in target units for ``chips`` (K, 3, h, w)."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"integrated_gradients got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("integrated_gradients", DEFAULTS, params)
     require_gradients(model, "integrated_gradients")
     steps = int(p["steps"])
     if steps < 1:

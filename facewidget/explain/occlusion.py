@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import MethodMaps, register, resolve_fill, scale_px
+from .base import MethodMaps, method_params, register, resolve_fill, scale_px
 from .engine import ExplanationCancelled, Stream, autocast_context, run_masks
 from .masks import SlidingWindows
 
@@ -24,10 +24,7 @@ DEFAULTS = dict(window=None, stride=None, fill=0.0, batch_size=None)
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed occlusion maps (K, h, w) in target units for ``chips`` (K, 3, h, w)."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"occlusion got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("occlusion", DEFAULTS, params)
     size = tuple(chips.shape[-2:])
     window = int(p["window"]) if p["window"] is not None else scale_px(14, size)
     stride = int(p["stride"]) if p["stride"] is not None else scale_px(5, size)

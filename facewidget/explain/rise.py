@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import MethodMaps, register, resolve_fill
+from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import ExplanationCancelled, Stream, run_masks
 from .masks import GridMasks
 
@@ -25,10 +25,7 @@ DEFAULTS = dict(n=2000, cells=7, keep=0.5, fill=0.0, batch_size=None)
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed RISE maps (K, h, w) in target units for ``chips`` (K, 3, h, w)."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"rise got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("rise", DEFAULTS, params)
     n = int(p["n"])
     source = GridMasks(tuple(chips.shape[-2:]), cells=int(p["cells"]), keep=float(p["keep"]))
     streams = [Stream(chip, tgt, resolve_fill(p["fill"], chip)) for chip, tgt in zip(chips, targets)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import ActivationRecorder, MethodMaps, register, resolve_fill, resolve_layer, to_chip_size
+from .base import ActivationRecorder, MethodMaps, method_params, register, resolve_fill, resolve_layer, to_chip_size
 from .engine import ExplanationCancelled, Stream, autocast_context, run_masks
 from .masks import TensorMasks
 
@@ -39,10 +39,7 @@ def layer_activations(model, chip: torch.Tensor, layer, activations) -> tuple[to
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
     """Signed Score-CAM maps (K, h, w) in target units (per unit mask) for ``chips`` (K, 3, h, w)."""
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"scorecam got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("scorecam", DEFAULTS, params)
     size = tuple(chips.shape[-2:])
     maps, layer_name, channels = [], None, []
     timings: dict = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import UnsupportedOperationError
-from .base import MethodMaps, register, require_gradients
+from .base import MethodMaps, method_params, register, require_gradients
 from .engine import BatchLoop, Timings
 from .targets import SimilarityTarget
 
@@ -55,10 +55,7 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
 
     ``threshold``: the verification threshold in the model's native unit (default: the model's).
     """
-    p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"xssab got unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = method_params("xssab", DEFAULTS, params)
     require_gradients(model, "xssab")
     for t in targets:
         if not isinstance(t, SimilarityTarget):
