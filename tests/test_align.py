@@ -74,6 +74,10 @@ def test_batched_alignment_of_a_group(sample_images, sample_faces):
     faces = sample_faces["obama"] * 3
     aligned = fw.align_faces(img, faces, ARCFACE_112)
     assert aligned.chips.shape[0] == 3 and torch.equal(aligned.chips[0], aligned.chips[2])
+    for template in (ARCFACE_112, DLIB_5):  # one batched warp equals aligning each face on its own
+        together = fw.align_faces(img, [sample_faces["obama"][0], sample_faces["obama"][0]], template).chips
+        alone = fw.align_faces(img, sample_faces["obama"][0], template).chips
+        assert torch.allclose(together[1], alone[0], atol=1e-5)
     with pytest.raises(fw.NoFaceError):
         fw.align_faces(img, [], ARCFACE_112)
     with pytest.raises(fw.ShapeError):

@@ -78,12 +78,21 @@ def warp_affine(images: torch.Tensor, transforms, out_size: tuple[int, int], *,
     m = torch.as_tensor(transforms, dtype=torch.float64, device=images.device)
     if m.ndim == 2:
         m = m[None]
-    if m.shape[0] != images.shape[0] and images.shape[0] == 1:
-        images = images.expand(m.shape[0], -1, -1, -1)
     dtype = images.dtype if images.is_floating_point() else torch.float32
+    b, c = m.shape[0], images.shape[1]
+    oh, ow = out_size
     theta = _theta(invert_affine(m), tuple(images.shape[-2:]), tuple(out_size)).to(images.device, dtype)
-    grid = F.affine_grid(theta, [m.shape[0], images.shape[1], *out_size], align_corners=True)
-    out = F.grid_sample(images.to(dtype) - fill, grid, mode=mode, padding_mode="zeros", align_corners=True)
+    grid = F.affine_grid(theta, [b, c, oh, ow], align_corners=True)
+    src = images.to(dtype) - fill
+    if images.shape[0] == 1 and b > 1:
+        # One photo, many chips: stack the chips' grids along the height and sample the photo once,
+        # instead of expanding it to the batch (grid_sample would copy it b times).
+        out = F.grid_sample(src, grid.reshape(1, b * oh, ow, 2), mode=mode, padding_mode="zeros", align_corners=True)
+        out = out.reshape(c, b, oh, ow).permute(1, 0, 2, 3).contiguous()
+    elif images.shape[0] == b:
+        out = F.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=True)
+    else:
+        raise ShapeError(f"warp_affine got {images.shape[0]} images for {b} transforms")
     return out + fill
 
 
