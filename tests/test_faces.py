@@ -108,3 +108,15 @@ def test_no_face_error_names_the_image_size():
 def test_detect_faces_rejects_bad_input():
     with pytest.raises(fw.UnreadableImageError):
         fw.detect_faces(b"garbage")
+
+
+def test_detectors_are_shared_per_configuration(sample_images):
+    """A non-default min_face_size reuses one detector instead of rebuilding MediaPipe tasks per call."""
+    from facewidget.faces.detect import DetectorConfig, default_detector
+
+    img = sample_images["astronaut"]
+    first = fw.detect_faces(img, min_face_size=80)
+    assert len(first) == 1 and first[0].width > 80
+    assert default_detector(DetectorConfig(min_face_size=80)) is default_detector(DetectorConfig(min_face_size=80))
+    assert default_detector(DetectorConfig(min_face_size=80)) is not default_detector()
+    assert np.allclose(fw.detect_faces(img, min_face_size=80)[0].landmarks, first[0].landmarks)

@@ -244,17 +244,20 @@ class FaceDetector:
         return faces[:max_faces] if max_faces is not None else faces
 
 
-_default: FaceDetector | None = None
-_default_lock = threading.Lock()
+_shared: dict[DetectorConfig, FaceDetector] = {}
+_shared_lock = threading.Lock()
 
 
-def default_detector() -> FaceDetector:
-    """The shared :class:`FaceDetector` with default settings."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = FaceDetector()
-        return _default
+def default_detector(config: DetectorConfig | None = None) -> FaceDetector:
+    """The shared :class:`FaceDetector` for ``config`` (default settings when None).
+
+    MediaPipe tasks take seconds to create, so one detector per configuration is kept and reused.
+    """
+    config = config or DetectorConfig()
+    with _shared_lock:
+        if config not in _shared:
+            _shared[config] = FaceDetector(config=config)
+        return _shared[config]
 
 
 def detect_faces(image, max_faces: int | None = None, *, min_face_size: int | None = None) -> list[Face]:
@@ -263,9 +266,8 @@ def detect_faces(image, max_faces: int | None = None, *, min_face_size: int | No
     Each :class:`Face` carries its box, 478 landmarks (pixels), pose and score. Returns an empty
     list when there is no face; use :func:`detect_face` when one is required.
     """
-    if min_face_size is None or min_face_size == DetectorConfig.min_face_size:
-        return default_detector()(image, max_faces)
-    return FaceDetector(config=DetectorConfig(min_face_size=min_face_size))(image, max_faces)
+    config = DetectorConfig() if min_face_size is None else DetectorConfig(min_face_size=min_face_size)
+    return default_detector(config)(image, max_faces)
 
 
 def detect_face(image) -> Face:
