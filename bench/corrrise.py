@@ -104,7 +104,6 @@ def rss() -> int:
 
 def forward_only(model, chips: torch.Tensor, n: int, batch: int) -> float:
     """Seconds for the forwards CorrRISE makes for n masks over len(chips) images, nothing else."""
-    k = len(chips)
     sizes = [MASK_BLOCK] + [batch] * ((n - MASK_BLOCK) // batch)
     if sum(sizes) < n:
         sizes.append(n - sum(sizes))

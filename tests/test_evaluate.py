@@ -12,7 +12,6 @@ import facewidget as fw
 from .explain_helpers import one_thread, photometric_copy
 from facewidget.evaluate import (PixelOrder, best_threshold, evaluate_pairs, pair_curve, perturb, random_maps,
                                  region_mask, sanity_check, single_curve, synthetic_model)
-from facewidget.explain.targets import SimilarityTarget
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
 

@@ -10,7 +10,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 import facewidget as fw
-from .explain_helpers import one_thread, CountingModel, photometric_copy, rss_bytes, tiny_model
+from .explain_helpers import one_thread, CountingModel, photometric_copy, tiny_model
 from facewidget.explain.engine import (MASK_BLOCK, ExplanationCancelled, MaskMoments, Stream, masks_for_range,
                                        rank_pass, run_masks)
 from facewidget.explain.masks import GridMasks, PatchMasks, SlidingWindows

@@ -28,5 +28,5 @@ __all__ = ["ActivationMaps", "Brisque", "CanonicalSpace", "DEGRADATIONS", "Degra
            "DynamicRange", "EmbeddingNorm", "Exposure", "EyesOpen", "FIQAAnalysis", "FIQAMethod", "FaceBatch",
            "InterEyeDistance", "KINDS", "MEASUREMENT_TEMPLATE", "MouthClosed", "PoseQuality", "QualityAnalysis",
            "SERFIQ", "SetStats", "Sharpness", "StreamingMapStats", "activation_maps", "analyze", "as_face_batch",
-           "builtin_methods", "degrade", "detect_missing", "face_region_mask", "get_fiqa", "normalise_map",
+           "builtin_methods", "degrade", "detect_missing", "face_region_mask", "get_fiqa", "mediapipe_space", "normalise_map",
            "score", "split_by_quantile"]
