@@ -67,7 +67,7 @@ def chip_side_in_photo(transform) -> float:
 
 def _target_values(model, target: Callable, chips: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        out = target(model.forward_chips(chips))
+        out = target(model.infer(chips))
     out = torch.as_tensor(out)
     if out.ndim != 1 or out.shape[0] != chips.shape[0]:
         raise ShapeError(f"a target must map the network output to a ({chips.shape[0]},) tensor; "

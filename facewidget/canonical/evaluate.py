@@ -85,7 +85,7 @@ def scores(model, target: Callable, chips: torch.Tensor, batch_size: int | None 
     out = []
     with torch.no_grad():
         for i in range(0, chips.shape[0], bs):
-            v = target(model.forward_chips(chips[i:i + bs]))
+            v = target(model.infer(chips[i:i + bs]))
             if v.ndim != 1 or v.shape[0] != min(bs, chips.shape[0] - i):
                 raise ShapeError(f"a target must map the network output to a (B,) tensor; got {tuple(v.shape)}")
             out.append(v.detach().to("cpu", torch.float64))

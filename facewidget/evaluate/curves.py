@@ -108,7 +108,7 @@ def perturb(chips: torch.Tensor, order: PixelOrder, fraction: float, mode: str, 
 
 @torch.no_grad()
 def _outputs(model, chips: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model.forward_chips(chips[i:i + batch_size]).float() for i in range(0, len(chips), batch_size)])
+    return torch.cat([model.infer(chips[i:i + batch_size]).float() for i in range(0, len(chips), batch_size)])
 
 
 def best_threshold(similarities: np.ndarray, genuine: np.ndarray) -> float:

@@ -31,7 +31,7 @@ from .targets import SimilarityTarget, resolve_target
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages a result depends on (None when not installed)."""
     out: dict[str, str | None] = {}
-    for name in ("facewidget", "torch", "numpy", "mediapipe"):
+    for name in ("facewidget", "torch", "numpy", "mediapipe", "onnxruntime"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -62,7 +62,9 @@ def model_info(model) -> dict[str, Any]:
     c = model.config
     return {"name": c.name, "weights_sha256": c.weights_sha256, "task": c.task, "input_size": list(c.input_size),
             "similarity": c.similarity if c.task == "identity" else None, "threshold": c.threshold,
-            "differentiable": bool(getattr(model, "differentiable", False))}
+            "differentiable": bool(getattr(model, "differentiable", False)),
+            # what ran the gradient-free forwards (onnxruntime on CPU when the network exports)
+            "runtime": getattr(model, "runtime_in_use", None)}
 
 
 def build_manifest(method: str, result: MethodMaps, model, seed: int, timings: dict, *, cancelled: bool = False,

@@ -372,7 +372,8 @@ def forward_scores(model, streams: Sequence[Stream], masks: torch.Tensor, *, aut
         # chip·M + fill·(1 − M) = fill + (chip − fill)·M, written straight into the batch
         torch.addcmul(fill.expand(3, h, w) if fill.ndim else fill, st.chip - fill, m, out=batch[i * b:(i + 1) * b])
     with torch.no_grad(), autocast_context(model.device, autocast):
-        out = model.forward_chips(batch)
+        infer = getattr(model, "infer", None)  # FaceModel's fastest gradient-free runtime
+        out = infer(batch) if infer is not None else model.forward_chips(batch)
     out = out.float()
     return torch.stack([st.score(out[i * b:(i + 1) * b]).float().reshape(b) for i, st in enumerate(streams)])
 
@@ -384,7 +385,7 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
     """Stream ``n`` masks from ``source`` through ``model`` for every stream, accumulating moments.
 
     Args:
-        model: a :class:`~facewidget.models.FaceModel` (only ``forward_chips`` and ``device`` are used,
+        model: a :class:`~facewidget.models.FaceModel` (``infer`` or ``forward_chips``, and ``device``, are used,
             so black-box models work).
         streams: the images to perturb (all with the same masks; their forwards share a batch).
         source: the mask source; deterministic sources (``source.count``) fix ``n``.

@@ -27,7 +27,7 @@ class OnnxBlackBox(nn.Module):
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise ModelError("ONNX models need onnxruntime: pip install 'facewidget[onnx]'") from exc
+            raise ModelError("ONNX models need onnxruntime: pip install onnxruntime") from exc
         try:
             self.session = ort.InferenceSession(os.fspath(path), providers=ort.get_available_providers())
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
