@@ -90,6 +90,10 @@ def test_runtime_torch_is_respected_and_bad_runtime_named():
     assert model.runtime_in_use.startswith("torch")
     with pytest.raises(ValueError, match="runtime"):
         FaceModel(small_net(), CONFIG, device="cpu", runtime="tensorrt")
+    loaded = fw.load_model(small_net(), config=CONFIG, device="cpu", runtime="torch")
+    assert loaded.runtime_in_use.startswith("torch")
+    with pytest.raises(fw.errors.ModelError, match="runtime"):
+        fw.load_model(small_net(), config=CONFIG, runtime="tensorrt")
 
 
 class PythonSide(nn.Module):

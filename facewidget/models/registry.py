@@ -11,6 +11,7 @@ from ..errors import ModelError
 from .base import FaceModel, ModelConfig
 from .builtin import BUILTIN, load_dlib_resnet
 from .checkpoints import ALIASES, ARCHITECTURES, load_checkpoint
+from .runtime import RUNTIMES
 
 
 def available_models() -> list[str]:
@@ -20,7 +21,7 @@ def available_models() -> list[str]:
 
 def load_model(name_or_path, *, arch: str | None = None, config: ModelConfig | dict | None = None,
                weights: str | os.PathLike | None = None, device=None, batch_size: int = 32,
-               **overrides) -> FaceModel:
+               runtime: str = "auto", **overrides) -> FaceModel:
     """Load a face model.
 
     Args:
@@ -34,10 +35,14 @@ def load_model(name_or_path, *, arch: str | None = None, config: ModelConfig | d
             * a dlib ``.dat`` face ResNet file;
             * an ``nn.Module`` with ``config=`` (a :class:`ModelConfig` or dict).
         device: torch device (default: CUDA when available); batch_size: chips per forward pass.
+        runtime: ``"auto"`` (gradient-free forwards through ONNX Runtime on CPU when the network
+            exports; see :mod:`facewidget.models.runtime`) or ``"torch"``.
         **overrides: :class:`ModelConfig` fields to change (e.g. ``threshold=0.35``).
     Raises:
         ModelError: unknown name, missing file, or a checkpoint that does not match its architecture.
     """
+    if runtime not in RUNTIMES:
+        raise ModelError(f"runtime must be one of {RUNTIMES}; got {runtime!r}")
     kw = dict(device=device, batch_size=batch_size)
     if isinstance(name_or_path, nn.Module):
         if config is None:
@@ -62,6 +67,7 @@ def load_model(name_or_path, *, arch: str | None = None, config: ModelConfig | d
                              f"{', '.join(ARCHITECTURES)}; aliases {', '.join(ALIASES)})")
     else:
         raise ModelError(f"load_model takes a name, a path or an nn.Module; got {type(name_or_path).__name__}")
+    model.runtime = runtime
     if overrides:
         try:
             model.reconfigure(**overrides)
