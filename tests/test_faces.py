@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -120,3 +122,20 @@ def test_detectors_are_shared_per_configuration(sample_images):
     assert default_detector(DetectorConfig(min_face_size=80)) is default_detector(DetectorConfig(min_face_size=80))
     assert default_detector(DetectorConfig(min_face_size=80)) is not default_detector()
     assert np.allclose(fw.detect_faces(img, min_face_size=80)[0].landmarks, first[0].landmarks)
+
+
+def test_exit_is_quiet_with_two_detector_configurations(tmp_path):
+    """MediaPipe tasks close before concurrent.futures stops its executors: no traceback at exit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "two_configs.py"
+    script.write_text("import facewidget as fw\n"
+                      "img = fw.data.sample('obama')\n"
+                      "assert fw.detect_faces(img) and fw.detect_faces(img, min_face_size=80)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "GLOG_minloglevel": "2"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cannot schedule new futures" not in done.stderr
+    assert "Traceback" not in done.stderr

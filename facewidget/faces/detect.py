@@ -114,7 +114,15 @@ class FaceDetector:
         self._detectors: list = []
         self._landmarker = None
         self.workers = max(1, min(4, os.cpu_count() or 1))
-        atexit.register(self.close)
+        # Close the tasks before concurrent.futures shuts its executors down at exit: MediaPipe runs
+        # its C calls (close included) on an executor, so tasks left for atexit or __del__ print
+        # "cannot schedule new futures after shutdown". threading's exit hooks run in reverse order
+        # of registration, so this one (registered after concurrent.futures') runs first.
+        register = getattr(threading, "_register_atexit", None)  # private, but stable since 3.9
+        try:
+            (register or atexit.register)(self.close)
+        except RuntimeError:  # already shutting down
+            atexit.register(self.close)
 
     # MediaPipe tasks are created lazily and closed at exit (their __del__ fails at interpreter shutdown).
     def _tasks(self):
