@@ -43,7 +43,6 @@ import os
 import threading
 import warnings
 import weakref
-
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +115,8 @@ def _session(graph: bytes):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, torch.get_num_threads())
     options.inter_op_num_threads = 1
-    # no busy-waiting between runs: mask generation and the running sums share these cores
+    # no busy-waiting: the engine's torch work (masks, running sums) shares these cores; measured
+    # on a CorrRISE pair at N = 1000, 2 cores: 4.85 s without spinning, 5.47 s with it
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
