@@ -121,8 +121,8 @@ class FaceModel:
         self.batch_size = batch_size
         self.runtime = runtime
         # the weights of the file config.weights_sha256 names: the exported graph may be cached on disk
-        self._loaded = ((self.network, fingerprint(self.network))
-                        if from_file and isinstance(self.network, nn.Module) else None)
+        self._file_weights = ((self.network, fingerprint(self.network), config.weights_sha256)
+                              if from_file and isinstance(self.network, nn.Module) else None)
         mean = torch.tensor(config.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(config.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._mean, self._std = mean.to(self.device), std.to(self.device)
@@ -188,11 +188,8 @@ class FaceModel:
                 or type(self).forward_chips is not FaceModel.forward_chips
                 or not isinstance(self.network, nn.Module) or has_hooks(self.network)):
             return None
-        loaded = getattr(self, "_loaded", None)
-        pristine = (loaded is not None and loaded[0] is self.network and self.config.weights_sha256
-                    and loaded[1] == fingerprint(self.network))
         return session_for(self.network, (3, *self.config.input_size), self.config.name,
-                           weights_key=self.config.weights_sha256 if pristine else None)
+                           file_weights=getattr(self, "_file_weights", None))
 
     def infer(self, chips: torch.Tensor) -> torch.Tensor:
         """Network output for chips in [0, 1], without gradients, by the fastest runtime available.

@@ -161,8 +161,7 @@ def _write(path: Path | None, graph: bytes) -> None:
         pass
 
 
-def _build(network: nn.Module, input_shape: tuple[int, int, int], weights_key: str | None) -> _Entry:
-    key = (fingerprint(network), tuple(input_shape))
+def _build(network: nn.Module, input_shape: tuple[int, int, int], key: tuple, weights_key: str | None) -> _Entry:
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -212,19 +211,22 @@ def _build(network: nn.Module, input_shape: tuple[int, int, int], weights_key: s
 
 
 def session_for(network: nn.Module, input_shape: tuple[int, int, int], label: str = "model",
-                weights_key: str | None = None):
+                file_weights: tuple | None = None):
     """(session, input name) for ``network``, or None when eager torch must run it (warned once).
 
-    ``weights_key``: a hash of the weights the network holds *now* (e.g. the sha256 of the file it
-    was loaded from, while its fingerprint is unchanged since); the exported graph is then cached
-    on disk under it, so later processes skip the export.
+    ``file_weights``: ``(network, fingerprint, sha256)`` taken when the network was loaded from a
+    file of that sha256. While ``network`` is that one and its fingerprint is unchanged, it holds
+    the file's weights, and the exported graph is cached on disk under the hash, so later
+    processes skip the export.
     """
-    key = (fingerprint(network), tuple(input_shape))
+    fp = fingerprint(network)  # once per batch: the hot path
+    key = (fp, tuple(input_shape))
     with _LOCK:
         entry = _SESSIONS.get(network)
         if entry is None or entry.key != key:
             stale = entry is not None
-            entry = _build(network, input_shape, weights_key)
+            pristine = file_weights is not None and file_weights[0] is network and file_weights[1] == fp
+            entry = _build(network, input_shape, key, file_weights[2] if pristine else None)
             _SESSIONS[network] = entry
             if entry.session is None and not stale:
                 warnings.warn(f"{label}: running in eager torch, not onnxruntime ({entry.reason})",
