@@ -45,6 +45,15 @@ def _pool_pads(attrs: dict, node_name: str) -> tuple[int, int]:
     return pads[0], pads[1]
 
 
+def _with_params(layer: nn.Module, weight: np.ndarray, bias: np.ndarray | None) -> nn.Module:
+    """``layer`` with its weight (and bias) set from ONNX initialisers (copied: they may be read-only)."""
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.array(weight, order="C")))
+        if bias is not None:
+            layer.bias.copy_(torch.from_numpy(np.array(bias, order="C")))
+    return layer
+
+
 class OnnxGraphModule(nn.Module):
     """A torch module that runs an ONNX graph's nodes in order (see the module docstring).
 
@@ -101,11 +110,7 @@ class OnnxGraphModule(nn.Module):
                     raise ModelError(f"{node.name}: asymmetric conv pads {pads} are not supported")
                 conv = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=tuple(a.get("strides", [1, 1])),
                                  padding=tuple(pads[:2]), bias=len(ins) > 2)
-                with torch.no_grad():
-                    conv.weight.copy_(torch.from_numpy(np.array(w)))
-                    if len(ins) > 2:
-                        conv.bias.copy_(torch.from_numpy(np.array(inits[ins[2]])))
-                self.layers[key] = conv
+                self.layers[key] = _with_params(conv, w, inits[ins[2]] if len(ins) > 2 else None)
                 self._steps.append((op, key, ins[:1], node.output[0], {}))
             elif op == "Gemm":
                 if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
@@ -113,11 +118,7 @@ class OnnxGraphModule(nn.Module):
                 w = inits[ins[1]]
                 w = w if a.get("transB", 0) else w.T  # torch Linear stores (out, in)
                 lin = nn.Linear(w.shape[1], w.shape[0], bias=len(ins) > 2)
-                with torch.no_grad():
-                    lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w)))
-                    if len(ins) > 2:
-                        lin.bias.copy_(torch.from_numpy(np.array(inits[ins[2]])))
-                self.layers[key] = lin
+                self.layers[key] = _with_params(lin, w, inits[ins[2]] if len(ins) > 2 else None)
                 self._steps.append((op, key, ins[:1], node.output[0], {}))
             elif op in ("Mul", "Add"):
                 operands = [("c:" + const(i)) if i in inits else i for i in ins]
