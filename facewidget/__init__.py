@@ -11,7 +11,7 @@ from .align import ARCFACE_112, DLIB_5, AlignedFaces, AlignmentTemplate, align_f
 from .canonical import CanonicalFace, canonical_face
 from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, CancelledError, EmptyImageError,
                      FacewidgetError, ImageError, ImageTooLargeError, ModelError, NoFaceError,
-                     NonFiniteImageError, ShapeError, TruncatedImageError, UnreadableImageError,
+                     NonFiniteImageError, ParameterError, ShapeError, TruncatedImageError, UnreadableImageError,
                      UnsupportedImageModeError, UnsupportedOperationError)
 from .faces import Face, FaceDetector, detect_face, detect_faces
 from .io import load_image
@@ -32,7 +32,7 @@ __all__ = [
     "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
     "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
     "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
-    "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
+    "ParameterError", "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
     "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
     # explanations: facewidget.explain(img, model, ...) calls facewidget.explain.explain

@@ -56,6 +56,24 @@ class ShapeError(FacewidgetError, ValueError):
     """An array or tensor has the wrong shape or dtype for the function it was given to."""
 
 
+class ParameterError(FacewidgetError, ValueError):
+    """A function was given an argument value it does not accept.
+
+    The message names the parameter, the value given and what is allowed; the same three are kept
+    as attributes so callers (and views) can react without parsing text. It subclasses ValueError so
+    code that caught ValueError before keeps working.
+    """
+
+    def __init__(self, name: str, value: object, allowed: str, *, message: str | None = None):
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(message or f"{name}={shown} is not allowed: {name} must be {allowed}")
+
+
 # --- assets -------------------------------------------------------------------------------
 
 
