@@ -18,6 +18,28 @@ from .render import overlay_on_photo, side_by_side
 
 SIDES = ("a", "b")
 MAP_KINDS = ("similar", "dissimilar")
+#: optional per-face uncertainty maps (see facewidget.explain): p-value per pixel, BH significance 0/1
+SIGNIFICANCE_KINDS = ("p_value", "significant")
+
+#: what a method's map measures (the colour bar's label), by manifest["method"]
+QUANTITIES = {
+    "corrrise": "correlation r",
+    "rise": "similarity drop (score units)",
+    "occlusion": "similarity drop (score units)",
+    "gradcam": "gradient-weighted activation",
+    "gradcampp": "gradient-weighted activation (Grad-CAM++)",
+    "gradcam++": "gradient-weighted activation (Grad-CAM++)",
+    "scorecam": "score-weighted activation",
+    "integrated_gradients": "attribution (logit × input gradient)",
+    "xssab": "gradient magnitude of the similarity",
+}
+
+
+def map_quantity(manifest: dict | None) -> str:
+    """The colour bar's label for an explanation: the quantity its maps measure and its unit,
+    from ``manifest["method"]`` (``"map value"`` when the method is not known)."""
+    method = str((manifest or {}).get("method") or "").lower().replace("-", "_")
+    return QUANTITIES.get(method, QUANTITIES.get(method.replace("_", ""), "map value"))
 _FLAT_KEY = re.compile(r"^(?:(?P<s1>[ab])[/._](?P<k1>\w+)|(?P<k2>\w+?)[/._](?P<s2>[ab]))$")
 
 
@@ -98,6 +120,12 @@ class PairView(FaceWidget):
     title = t.Unicode("").tag(sync=True)
     #: one line about how the maps were made (method, model, parameters), from the manifest
     info = t.Unicode("").tag(sync=True)
+    #: what the maps measure, with its unit: the colour bar's label (from the manifest's method)
+    quantity = t.Unicode("").tag(sync=True)
+    #: True: every panel of the pair uses one absolute scale; False: each map to its own maximum
+    shared_scale = t.Bool(True).tag(sync=True)
+    #: when the maps carry a ``significant`` map: False draws non-significant pixels transparent
+    show_insignificant = t.Bool(False).tag(sync=True)
 
     def __init__(self, explanation=None, *, encoding: str = "float16", zoom: bool = True, **kwargs):
         super().__init__(**kwargs)
@@ -167,6 +195,7 @@ class PairView(FaceWidget):
             self._set_maps({side: dict(getattr(explanation, side).maps) for side in SIDES})
             manifest = getattr(explanation, "manifest", {}) or {}
             self.info = manifest_line(manifest)
+            self.quantity = map_quantity(manifest)
             model_info = manifest.get("model")
             sim = manifest.get("similarity") or (model_info.get("similarity") if isinstance(model_info, dict) else None)
             score = float(explanation.score)
@@ -189,7 +218,7 @@ class PairView(FaceWidget):
             self.score = score
             self.threshold = thr
 
-    def _payload(self, side: str, values: np.ndarray, name: str, support=None) -> dict:
+    def _payload(self, side: str, values: np.ndarray, name: str, support=None, encoding: str | None = None) -> dict:
         arr = check_map(values, f"{side}/{name}")
         img = self._images.get(side)
         if img is not None and arr.shape == img.shape[:2]:
@@ -203,7 +232,7 @@ class PairView(FaceWidget):
         else:
             raise ShapeError(f"map {side}/{name} of shape {arr.shape} is neither on the photo's grid nor placed "
                              "by a known chip transform")
-        return map_payload(arr, aff, encoding=self._wire_encoding(), name=f"{side}/{name}")
+        return map_payload(arr, aff, encoding=encoding or self._wire_encoding(), name=f"{side}/{name}")
 
     def _set_maps(self, per_side: dict[str, dict[str, np.ndarray]]) -> None:
         from .encode import support_box
@@ -212,13 +241,28 @@ class PairView(FaceWidget):
         for side, maps in per_side.items():
             # only what the view draws travels (explainers may add e.g. "signed" = similar − dissimilar,
             # which the difference mode computes from the two)
-            shown = {k: v for k, v in maps.items() if k in MAP_KINDS} or dict(maps)
+            # p_value / significant travel too, on the same grid (same crop) as the maps they qualify
+            shown = {k: v for k, v in maps.items() if k in MAP_KINDS} or \
+                {k: v for k, v in maps.items() if k not in SIGNIFICANCE_KINDS}
             arrays = {k: check_map(v, f"{side}/{k}") for k, v in shown.items()}
             img = self._images.get(side)
             photo_grid = [a for a in arrays.values() if img is not None and a.shape == img.shape[:2]]
             support = support_box([check_map(a) for a in photo_grid]) if photo_grid else None
             for name, arr in arrays.items():
                 new[side][name] = self._payload(side, arr, name, support)
+            shapes = {a.shape for a in arrays.values()}
+            for name in SIGNIFICANCE_KINDS:
+                new[side].pop(name, None)
+                if name not in maps:
+                    continue
+                arr = check_map(maps[name], f"{side}/{name}")
+                if arr.shape not in shapes:
+                    raise ShapeError(f"map {side}/{name} has shape {arr.shape}; it must have the shape of the maps "
+                                     f"it qualifies ({sorted(shapes)})")
+                if name == "significant":  # 0/1, one byte per pixel is exact
+                    new[side][name] = self._payload(side, (arr >= 0.5).astype(np.float32), name, support, "uint8")
+                else:
+                    new[side][name] = self._payload(side, np.clip(arr, 0.0, 1.0), name, support)
         self.maps = new
 
     @t.observe("threshold", "score", "higher_is_similar")

@@ -7,7 +7,9 @@ import { lut, scaleValues } from "./colormap.js";
 import { canvas, canvasPoint, h, listen, onModel } from "./dom.js";
 import { clamp, hitTriangle, meshFrame, triangleOrientation, triangleRegions } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
+import { contentWidth, fitSize, pixelRatio, sizeCanvas, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
+import { bindViewKeys, traitEdit, UndoStack } from "./undo.js";
 
 const W = 360;
 const H = 400;
@@ -29,6 +31,16 @@ export function renderCanonical({ model, el }) {
   root.dataset.paints = "0";
   const title = h("div", { class: "fw-title" });
   const { canvas: cv, ctx } = canvas(W, H, "fw-canvas fw-face");
+  cv.tabIndex = 0;
+  cv.setAttribute("role", "img");
+  cv.setAttribute("aria-label", "canonical face: drag to rotate, click a region to select it, arrow keys rotate");
+  let ratio = 1;
+  const undo = new UndoStack();
+  const relayout = () => {
+    ratio = pixelRatio();
+    const fit = fitSize(W, H, { available: contentWidth(root), preferred: W });
+    sizeCanvas(cv, fit.width, fit.height, ratio);
+  };
   const tooltip = h("div", { class: "fw-tooltip" });
   tooltip.hidden = true;
   const selectedText = h("div", { class: "fw-selected" });
@@ -42,7 +54,7 @@ export function renderCanonical({ model, el }) {
     const name = model.get("selected_region");
     const r = regions.find((x) => x.name === name);
     return r ? { name: r.name, triangles: r.triangles } : null;
-  });
+  }, undo);
   disposers.push(live.dispose, annot.dispose);
 
   const decodeMesh = () => {
@@ -67,8 +79,7 @@ export function renderCanonical({ model, el }) {
     root.dataset.pitch = view.pitch.toFixed(1);
     if (!ctx) return;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = "#ffffff";
-    ctx.fillRect(0, 0, cv.width, cv.height);
+    ctx.clearRect(0, 0, cv.width, cv.height); // the theme's background shows through
     const table = tones ? lut(tones.mode === "diverging" ? model.get("diverging_colormap") : model.get("colormap")) : null;
     const selectedName = model.get("selected_region");
     const selected = regions.findIndex((r) => r.name === selectedName);
@@ -91,12 +102,35 @@ export function renderCanonical({ model, el }) {
       ctx.fillStyle = fill;
       ctx.fill();
       ctx.strokeStyle = reg >= 0 && reg === selected ? "rgba(255,255,255,0.95)" : fill; // hides seams
-      ctx.lineWidth = reg >= 0 && reg === selected ? 1.2 : 0.6;
+      ctx.lineWidth = (reg >= 0 && reg === selected ? 1.2 : 0.6) * ratio;
       ctx.stroke();
     }
     root.dataset.painted = "true";
     root.dataset.paints = String(Number(root.dataset.paints) + 1);
   }
+
+  /** select a region (one save_changes; undoable) */
+  function selectRegion(name) {
+    const before = model.get("selected_region") || "";
+    if (before === name) return;
+    model.set("selected_region", name);
+    model.save_changes();
+    undo.push(traitEdit(model, "selected_region", before, name, "select region"));
+  }
+  const KEY_TURN = { ArrowLeft: [-5, 0], ArrowRight: [5, 0], ArrowUp: [0, -5], ArrowDown: [0, 5] };
+  disposers.push(bindViewKeys(root, undo, (e, action) => {
+    const turn = KEY_TURN[e.key];
+    if (turn && e.target === cv) {
+      view = { yaw: clamp(view.yaw + turn[0], -85, 85), pitch: clamp(view.pitch + turn[1], -60, 60) };
+      model.set("yaw", view.yaw);
+      model.set("pitch", view.pitch);
+      model.save_changes();
+      paint();
+      return true;
+    }
+    if (action === "cancel" && model.get("selected_region")) { selectRegion(""); return true; }
+    return false;
+  }));
 
   const syncSelected = () => {
     const name = model.get("selected_region");
@@ -121,10 +155,7 @@ export function renderCanonical({ model, el }) {
         }
         const t = frame ? hitTriangle(frame, tris, p[0], p[1]) : -1;
         const reg = t >= 0 && triRegion ? triRegion[t] : -1;
-        if (reg >= 0) {
-          model.set("selected_region", regions[reg].name);
-          model.save_changes();
-        }
+        if (reg >= 0) selectRegion(regions[reg].name);
       },
     };
   }));
@@ -164,6 +195,8 @@ export function renderCanonical({ model, el }) {
 
   root.append(title, h("div", { class: "fw-stage fw-face-stage" }, [cv, tooltip]), selectedText, live.el, annot.el);
   el.appendChild(root);
+  relayout();
+  disposers.push(watchSize(root, () => { relayout(); paint(); }));
   title.textContent = model.get("title") || "";
   decodeMesh();
   decodeValues();

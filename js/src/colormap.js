@@ -33,7 +33,7 @@ export function resolveMode(mode, lo) {
 }
 
 /** [min, max] of the finite values (NaN = no data); [0, 0] when there is none. */
-function range(values) {
+export function range(values) {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -48,8 +48,9 @@ function range(values) {
  * Colour-map positions t in [0, 1] and strengths in [0, 1] of `values`.
  * sequential: t = (v - min(lo, 0)) / (hi - min(lo, 0)); diverging: t = 0.5 + v / (2 max|v|).
  */
-export function scaleValues(values, mode = "auto") {
-  const [lo, hi] = range(values);
+export function scaleValues(values, mode = "auto", fixed = null) {
+  // `fixed` = [lo, hi]: scale against a range shared with other maps (one absolute scale)
+  const [lo, hi] = fixed && fixed.length === 2 && Number.isFinite(fixed[0]) && Number.isFinite(fixed[1]) ? fixed : range(values);
   const m = resolveMode(mode, lo);
   const n = values.length;
   const t = new Float32Array(n);
@@ -73,8 +74,9 @@ export function scaleValues(values, mode = "auto") {
 }
 
 /** RGBA bytes of `values`: colour from the scaled value, alpha = opacity where strength >= threshold and > 0. */
-export function colorize(values, { colormap = "inferno", divergingColormap = "rdbu", mode = "auto", threshold = 0, opacity = 1 } = {}) {
-  const s = scaleValues(values, mode);
+export function colorize(values, { colormap = "inferno", divergingColormap = "rdbu", mode = "auto", threshold = 0, opacity = 1, range: fixed = null, mask = null } = {}) {
+  // mask (same length, optional): pixels where mask < 0.5 (e.g. not significant) stay transparent
+  const s = scaleValues(values, mode, fixed);
   const table = lut(s.mode === "diverging" ? divergingColormap : colormap);
   const alpha = Math.round(Math.min(1, Math.max(0, opacity)) * 255);
   const out = new Uint8ClampedArray(values.length * 4);
@@ -83,7 +85,8 @@ export function colorize(values, { colormap = "inferno", divergingColormap = "rd
     out[4 * i] = table[3 * k];
     out[4 * i + 1] = table[3 * k + 1];
     out[4 * i + 2] = table[3 * k + 2];
-    out[4 * i + 3] = s.strength[i] >= threshold && s.strength[i] > 0 ? alpha : 0; // NaN: transparent
+    const hidden = mask !== null && !(mask[i] >= 0.5);
+    out[4 * i + 3] = !hidden && s.strength[i] >= threshold && s.strength[i] > 0 ? alpha : 0; // NaN: transparent
   }
   return out;
 }
@@ -94,4 +97,22 @@ export function cssColor(name, t, shade = 1) {
   const k = Math.min(255, Math.max(0, Math.round(t * 255)));
   const c = [0, 1, 2].map((j) => Math.max(0, Math.min(255, Math.round(table[3 * k + j] * shade))));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** The [lo, hi] a set of maps shares (each map {lo, hi}); [0, 0] when there is none. */
+export function sharedRange(maps) {
+  let lo = Infinity, hi = -Infinity;
+  for (const m of maps) {
+    if (!m) continue;
+    lo = Math.min(lo, m.lo);
+    hi = Math.max(hi, m.hi);
+  }
+  return lo <= hi ? [lo, hi] : [0, 0];
+}
+
+/** The ends [v0, v1] of the colour bar of a scale: sequential from min(lo, 0), diverging ±max|v|. */
+export function barEnds(lo, hi, mode) {
+  const m = resolveMode(mode, lo);
+  if (m === "diverging") { const a = Math.max(Math.abs(lo), Math.abs(hi)); return [-a, a, m]; }
+  return [Math.min(lo, 0), hi, m];
 }

@@ -5,8 +5,10 @@ import { colormapNames } from "./colormap.js";
 import { h, onModel, select, slider } from "./dom.js";
 import { boxAffine, composeAffine, inBox, moveBox, resizeBox } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
+import { contentWidth, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
 import { mapBitmap, photoPanel } from "./photo.js";
+import { bindViewKeys, traitEdit, UndoStack } from "./undo.js";
 
 const HANDLE = 10; // canvas pixels of the resize handle
 
@@ -16,12 +18,19 @@ export function renderOverlay({ model, el }) {
   root.dataset.paints = "0";
   root.dataset.overlayUpdates = "0";
   const title = h("div", { class: "fw-title" });
-  const panel = photoPanel(520);
+  const panel = photoPanel(640);
+  panel.canvas.tabIndex = 0;
+  panel.canvas.setAttribute("role", "img");
+  panel.canvas.setAttribute("aria-label", "photo with its map: drag to move the map; with the polygon tool, arrow keys and Space add vertices, Enter finishes");
   const disposers = [];
+  const undo = new UndoStack();
   let decoded = null;
   let bitmap = null;
 
-  const annot = photoAnnotator(model, { target: "photo", redraw: () => paint() });
+  const annot = photoAnnotator(model, {
+    target: "photo", redraw: () => paint(), undo,
+    centre: () => { const b = panel.box; return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]; },
+  });
   const live = liveControls(model, root);
   disposers.push(annot.dispose, live.dispose);
 
@@ -51,13 +60,15 @@ export function renderOverlay({ model, el }) {
       const [x0, y0] = panel.toCanvas(box[0], box[1]);
       const [x1, y1] = panel.toCanvas(box[2], box[3]);
       ctx.strokeStyle = "rgba(255,255,255,0.8)";
-      ctx.setLineDash([4, 3]);
+      ctx.lineWidth = panel.ratio;
+      ctx.setLineDash([4 * panel.ratio, 3 * panel.ratio]);
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
       ctx.setLineDash([]);
       ctx.fillStyle = "rgba(255,255,255,0.9)";
-      ctx.fillRect(x1 - HANDLE, y1 - HANDLE, HANDLE, HANDLE);
+      const hs = HANDLE * panel.ratio;
+      ctx.fillRect(x1 - hs, y1 - hs, hs, hs);
     }
-    if (ctx) annot.draw(ctx, panel.toCanvas, panel.scale);
+    if (ctx) annot.draw(ctx, panel.toCanvas, panel.scale, panel.ratio);
     if (ok) {
       root.dataset.painted = "true";
       root.dataset.paints = String(Number(root.dataset.paints) + 1);
@@ -67,12 +78,13 @@ export function renderOverlay({ model, el }) {
   // Dragging the overlay: model.set on every move (local only), one save_changes at the end.
   disposers.push(trackDrags(panel.canvas, (p) => {
     const pt = panel.toPhoto(p[0], p[1]);
-    const drawing = annot.press(pt);
-    if (drawing) return { move: (q) => drawing.move(panel.toPhoto(q[0], q[1])), end: (q) => drawing.end(panel.toPhoto(q[0], q[1])) };
+    const drawing = annot.press(pt, (6 * panel.ratio) / panel.scale);
+    if (drawing) return { move: (q) => drawing.move(panel.toPhoto(q[0], q[1])), end: (q, moved) => drawing.end(panel.toPhoto(q[0], q[1]), moved) };
     const box = model.get("overlay_box");
     if (!decoded || !box || box.length !== 4) return null;
     const [cx1, cy1] = panel.toCanvas(box[2], box[3]);
-    const onHandle = p[0] >= cx1 - HANDLE - 2 && p[0] <= cx1 + 2 && p[1] >= cy1 - HANDLE - 2 && p[1] <= cy1 + 2;
+    const hs = HANDLE * panel.ratio, slack = 2 * panel.ratio;
+    const onHandle = p[0] >= cx1 - hs - slack && p[0] <= cx1 + slack && p[1] >= cy1 - hs - slack && p[1] <= cy1 + slack;
     if (!onHandle && !inBox(box, pt[0], pt[1])) return null;
     const start = box.slice();
     return {
@@ -82,7 +94,9 @@ export function renderOverlay({ model, el }) {
         paint();
       },
       end(_q, moved) {
-        if (moved) model.save_changes();
+        if (!moved) return;
+        model.save_changes();
+        undo.push(traitEdit(model, "overlay_box", start, model.get("overlay_box"), onHandle ? "resize overlay" : "move overlay"));
       },
     };
   }));
@@ -110,7 +124,9 @@ export function renderOverlay({ model, el }) {
 
   const loadPhoto = () => {
     const done = panel.setPhoto(model.get("photo"), model.get("photo_size"));
+    panel.fit(contentWidth(root));
     panel.setView(model.get("view_box"));
+    annot.step = panel.ratio / panel.scale;
     return done.then(paint, () => {});
   };
   disposers.push(
@@ -128,8 +144,16 @@ export function renderOverlay({ model, el }) {
     ...["map_names", "map_name", "title"].map((k) => onModel(model, `change:${k}`, syncControls)),
   );
 
+  const relayout = () => {
+    panel.fit(contentWidth(root));
+    annot.step = panel.ratio / panel.scale; // an arrow key moves the cursor one CSS pixel
+    paint();
+  };
+  disposers.push(bindViewKeys(root, undo, (e, action) => annot.key(e, action)));
+
   root.append(title, h("div", { class: "fw-stage" }, [panel.canvas]), controls, live.el, annot.el);
   el.appendChild(root);
+  disposers.push(watchSize(root, relayout));
   syncControls();
   rebuildBitmap();
   loadPhoto();

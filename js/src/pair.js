@@ -1,10 +1,14 @@
 // PairView: both photos, similar / dissimilar / difference maps (toggle or side by side), linked
 // hover through the face mesh, score, decision and a threshold slider.
 import { decodeMap, float32Array, uint16Array } from "./buffers.js";
+import { colorBar, fmtP, fmtValue } from "./colorbar.js";
+import { resolveMode, sharedRange } from "./colormap.js";
 import { button, canvasPoint, h, listen, onModel, slider } from "./dom.js";
-import { mapThroughMesh } from "./geometry.js";
+import { applyAffine, invertAffine, mapThroughMesh } from "./geometry.js";
+import { contentWidth, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
 import { mapBitmap, photoPanel } from "./photo.js";
+import { bindViewKeys, traitEdit, UndoStack } from "./undo.js";
 
 const SIDES = ["a", "b"];
 
@@ -22,6 +26,22 @@ export function differenceMap(sim, dis) {
   const values = new Float32Array(sim.values.length);
   for (let i = 0; i < values.length; i++) values[i] = sim.values[i] - dis.values[i];
   return { ...sim, values };
+}
+
+/** Value of decoded map `d` at photo point (x, y) (nearest map pixel), or NaN outside it. */
+export function sampleMap(d, x, y) {
+  if (!d) return NaN;
+  let inv;
+  try { inv = invertAffine(d.affine); } catch (e) { return NaN; }
+  const [u, v] = applyAffine(inv, x, y);
+  const i = Math.round(u), j = Math.round(v);
+  if (i < 0 || j < 0 || i >= d.width || j >= d.height) return NaN;
+  return d.values[j * d.width + i];
+}
+
+/** true when two decoded maps lie on the same grid (same size and placement) */
+export function sameGrid(p, q) {
+  return !!p && !!q && p.width === q.width && p.height === q.height && p.affine.every((v, i) => Math.abs(v - q.affine[i]) < 1e-6);
 }
 
 function fmt(x) {
@@ -47,9 +67,14 @@ export function renderPair({ model, el }) {
   disposers.push(live.dispose);
 
   const kindsShown = () => (model.get("layout") === "side" ? ["similar", "dissimilar"] : [model.get("mode")]);
-  const opts = (kind) => ({
+  const undo = new UndoStack();
+  const bar = colorBar();
+  const readout = h("div", { class: "fw-readout", attrs: { "aria-live": "polite" } });
+  const modeOf = (kind) => (kind === "difference" ? "diverging" : model.get("scale"));
+  const opts = (kind, range, mask) => ({
     colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"),
-    mode: kind === "difference" ? "diverging" : model.get("scale"), threshold: model.get("map_threshold"), opacity: model.get("opacity"),
+    mode: modeOf(kind), threshold: model.get("map_threshold"), opacity: model.get("opacity"),
+    range, mask: model.get("show_insignificant") ? null : mask,
   });
 
   const decodeLandmarks = () => {
@@ -67,22 +92,60 @@ export function renderPair({ model, el }) {
     return maps[kind] ? decodeMap(maps[kind]) : null;
   };
 
+  const significance = (side, d) => {
+    const maps = (model.get("maps") || {})[side] || {};
+    const sig = maps.significant ? decodeMap(maps.significant) : null;
+    const pv = maps.p_value ? decodeMap(maps.p_value) : null;
+    return { mask: sig && sameGrid(sig, d) ? sig.values : null, sig, pv };
+  };
+  /** the range the panels share: every similar/dissimilar map of both faces (or both differences) */
+  const pairRange = () => {
+    const kinds = panels.length && panels[0].kind === "difference" ? ["difference"] : ["similar", "dissimilar"];
+    return sharedRange(SIDES.flatMap((s) => kinds.map((k) => {
+      const d = decoded(s, k);
+      if (!d || k !== "difference") return d;
+      let lo = Infinity, hi = -Infinity;
+      for (const v of d.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      return { lo, hi };
+    })));
+  };
   const rebuildBitmaps = () => {
+    const shared = model.get("shared_scale") !== false;
+    const range = shared ? pairRange() : null;
+    let anySig = false;
     for (const p of panels) {
       const d = decoded(p.side, p.kind);
-      p.bitmap = d ? mapBitmap(d, opts(p.kind)) : null;
+      const sig = d ? significance(p.side, d) : { mask: null, sig: null, pv: null };
+      anySig = anySig || sig.mask !== null;
+      p.decoded = d;
+      p.sig = sig;
+      p.bitmap = d ? mapBitmap(d, opts(p.kind, range, sig.mask)) : null;
       p.affine = d ? d.affine : null;
     }
+    const kind = panels.length ? panels[0].kind : model.get("mode");
+    const [lo, hi] = range || pairRange();
+    const quantity = model.get("quantity") || "map value";
+    const suffix = kind === "difference" ? " · similar − dissimilar" : kind === "dissimilar" ? " · dissimilar part (−value)" : "";
+    bar.update({ colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"), lo, hi,
+      mode: modeOf(kind), label: `${quantity}${suffix}${shared ? "" : " · each panel to its own maximum"}`, relative: !shared });
+    bar.el.hidden = !panels.some((p) => p.decoded);
+    sigButton.hidden = !anySig;
+    sigButton.classList.toggle("fw-active", !!model.get("show_insignificant"));
+    sigButton.setAttribute("aria-pressed", String(!!model.get("show_insignificant")));
+    scaleButton.textContent = shared ? "scale: shared" : "scale: per panel";
+    scaleButton.setAttribute("aria-pressed", String(shared));
+    root.dataset.sharedScale = String(shared);
+    root.dataset.significance = anySig ? (model.get("show_insignificant") ? "shown" : "hidden") : "none";
   };
 
-  function marker(ctx, x, y, colour) {
+  function marker(ctx, x, y, colour, r = 1) {
     ctx.save();
     ctx.strokeStyle = colour;
-    ctx.lineWidth = 2;
+    ctx.lineWidth = 2 * r;
     ctx.beginPath();
-    ctx.arc(x, y, 7, 0, 2 * Math.PI);
-    ctx.moveTo(x - 11, y); ctx.lineTo(x + 11, y);
-    ctx.moveTo(x, y - 11); ctx.lineTo(x, y + 11);
+    ctx.arc(x, y, 7 * r, 0, 2 * Math.PI);
+    ctx.moveTo(x - 11 * r, y); ctx.lineTo(x + 11 * r, y);
+    ctx.moveTo(x, y - 11 * r); ctx.lineTo(x, y + 11 * r);
     ctx.stroke();
     ctx.restore();
   }
@@ -95,7 +158,7 @@ export function renderPair({ model, el }) {
       const ctx = p.panel.ctx;
       if (ctx && hover) {
         const pt = hover.side === p.side ? hover.p : hover.q;
-        if (pt) marker(ctx, ...p.panel.toCanvas(pt[0], pt[1]), hover.side === p.side ? "#00e5ff" : "#ffea00");
+        if (pt) marker(ctx, ...p.panel.toCanvas(pt[0], pt[1]), hover.side === p.side ? "#00e5ff" : "#ffea00", p.panel.ratio);
       }
     }
     if (all && panels.length && loaded.a && loaded.b) {
@@ -103,6 +166,14 @@ export function renderPair({ model, el }) {
       root.dataset.paints = String(Number(root.dataset.paints) + 1);
     }
   }
+
+  /** CSS width of one grid column (two columns, 6 px gap); 0 before layout */
+  const columnWidth = () => { const w = contentWidth(root); return w > 0 ? Math.floor((w - 6) / 2) : 0; };
+  const relayout = () => {
+    const col = columnWidth();
+    panels.forEach((p) => p.panel.fit(col));
+    paint();
+  };
 
   let panelDisposers = [];
   function buildPanels() {
@@ -116,10 +187,10 @@ export function renderPair({ model, el }) {
     panels = [];
     for (const s of SIDES) {
       for (const kind of kindsShown()) {
-        const panel = photoPanel(side ? 260 : 340);
+        const panel = photoPanel(side ? 300 : 420, { maxHeight: 520 });
         panel.canvas.dataset.side = s;
         panel.canvas.dataset.kind = kind;
-        const p = { side: s, kind, panel, bitmap: null, affine: null };
+        const p = { side: s, kind, panel, bitmap: null, affine: null, decoded: null, sig: null };
         panels.push(p);
         const caption = h("div", { class: "fw-caption", text: `${s.toUpperCase()} · ${kind}` });
         grid.appendChild(h("div", { class: "fw-pair-cell" }, [panel.canvas, caption]));
@@ -133,19 +204,26 @@ export function renderPair({ model, el }) {
               if (m) q = [m.x, m.y];
             }
             hover = { side: s, p: pt, q };
+            const v = sampleMap(p.decoded, pt[0], pt[1]);
+            const pv = p.sig && p.sig.pv ? sampleMap(p.sig.pv, pt[0], pt[1]) : NaN;
+            const quantity = model.get("quantity") || "value";
+            readout.textContent = `${s.toUpperCase()} · ${kind}: ${quantity} ${fmtValue(v)}${p.sig && p.sig.pv ? ` · p ${fmtP(pv)}` : ""}`;
+            root.dataset.readout = `${v},${pv}`;
             root.dataset.hoverSide = s;
             root.dataset.hover = `${pt[0].toFixed(1)},${pt[1].toFixed(1)}`;
             root.dataset.linked = q ? `${q[0].toFixed(1)},${q[1].toFixed(1)}` : "";
             paint();
           }),
-          listen(panel.canvas, "pointerleave", () => { hover = null; root.dataset.linked = ""; paint(); }),
+          listen(panel.canvas, "pointerleave", () => { hover = null; root.dataset.linked = ""; readout.textContent = ""; paint(); }),
         );
       }
     }
     rebuildBitmaps();
+    const col = columnWidth();
     for (const s of SIDES) {
       const mine = panels.filter((p) => p.side === s);
       Promise.all(mine.map((p) => {
+        p.panel.fit(col);
         const done = p.panel.setPhoto(model.get(`photo_${s}`), model.get(`size_${s}`));
         p.panel.setView(model.get(`view_box_${s}`));
         return done;
@@ -156,12 +234,21 @@ export function renderPair({ model, el }) {
   // --- controls ---
   const modeButtons = {};
   for (const m of ["similar", "dissimilar", "difference"]) {
-    modeButtons[m] = button(m, () => { model.set("mode", m); model.save_changes(); }, `fw-button fw-mode fw-mode-${m}`);
+    modeButtons[m] = button(m, () => setTrait("mode", m), `fw-button fw-mode fw-mode-${m}`);
   }
-  const layoutButton = button("side by side", () => {
-    model.set("layout", model.get("layout") === "side" ? "toggle" : "side");
+  /** set a trait from a control: one save_changes, undoable */
+  function setTrait(key, value) {
+    const before = model.get(key);
+    if (before === value) return;
+    model.set(key, value);
     model.save_changes();
-  }, "fw-button fw-layout");
+    undo.push(traitEdit(model, key, before, value));
+  }
+  const sigButton = button("show non-significant", () => setTrait("show_insignificant", !model.get("show_insignificant")), "fw-button fw-significance");
+  sigButton.title = "pixels whose map value is not significant (Benjamini–Hochberg) are transparent unless shown";
+  const scaleButton = button("scale: shared", () => setTrait("shared_scale", model.get("shared_scale") === false), "fw-button fw-shared-scale");
+  scaleButton.title = "shared: every panel of the pair uses one absolute scale; per panel: each map to its own maximum";
+  const layoutButton = button("side by side", () => setTrait("layout", model.get("layout") === "side" ? "toggle" : "side"), "fw-button fw-layout");
   const scoreText = h("span", { class: "fw-score" });
   const decisionText = h("span", { class: "fw-decision" });
   const range = () => model.get("threshold_range") || [0, 1];
@@ -192,7 +279,7 @@ export function renderPair({ model, el }) {
     info.textContent = model.get("info") || "";
     syncScore();
   };
-  const controls = h("div", { class: "fw-controls" }, [modeButtons.similar, modeButtons.dissimilar, modeButtons.difference, layoutButton, thr.el, scoreText, decisionText]);
+  const controls = h("div", { class: "fw-controls" }, [modeButtons.similar, modeButtons.dissimilar, modeButtons.difference, layoutButton, scaleButton, sigButton, thr.el, scoreText, decisionText]);
 
   disposers.push(
     onModel(model, "change:maps", () => {
@@ -208,13 +295,15 @@ export function renderPair({ model, el }) {
       paint();
     })),
     ...["landmarks_a", "landmarks_b", "triangles"].map((k) => onModel(model, `change:${k}`, decodeLandmarks)),
-    ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold"].map((k) =>
+    ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold", "shared_scale", "show_insignificant", "quantity"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmaps(); paint(); })),
     ...["score", "threshold", "threshold_range", "higher_is_similar", "title", "info"].map((k) => onModel(model, `change:${k}`, syncControls)),
   );
 
-  root.append(title, grid, controls, info, live.el);
+  disposers.push(bindViewKeys(root, undo));
+  root.append(title, grid, h("div", { class: "fw-legend" }, [bar.el, readout]), controls, info, live.el);
   el.appendChild(root);
+  disposers.push(watchSize(root, relayout));
   decodeLandmarks();
   syncControls();
   buildPanels();

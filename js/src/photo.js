@@ -2,6 +2,7 @@
 import { pngUrl } from "./buffers.js";
 import { colorize } from "./colormap.js";
 import { canvas, loadImage } from "./dom.js";
+import { fitSize, pixelRatio, sizeCanvas } from "./layout.js";
 
 /**
  * Canvas transform for a w x h bitmap placed by affine `m` (map pixel → photo pixel), shown at
@@ -31,29 +32,41 @@ export function mapBitmap(decoded, opts) {
   return c;
 }
 
-export function photoPanel(maxWidth = 480, maxScale = 3) {
-  const { canvas: cv, ctx } = canvas(maxWidth, maxWidth * 0.75);
+/**
+ * A photo panel that follows the width it is given (see layout.js): `preferred` CSS pixels wide
+ * when there is room (small photos are scaled up, large ones down), narrower in a narrow cell,
+ * drawn at devicePixelRatio. `scale` is backing pixels per photo pixel.
+ */
+export function photoPanel(preferred = 480, { maxHeight = 640, maxUpscale = 8 } = {}) {
+  const { canvas: cv, ctx } = canvas(preferred, preferred * 0.75);
   let img = null;
   let url = null;
   let size = [1, 1];
   let scale = 1;
+  let ratio = 1;
+  let available = 0;
   let box = [-0.5, -0.5, 0.5, 0.5];
   let requested = null;
   const layout = () => {
     box = viewBox(requested, size);
-    const full = box[0] <= -0.5 && box[1] <= -0.5 && box[2] >= size[0] - 0.5 && box[3] >= size[1] - 0.5;
-    scale = Math.min(full ? 1 : maxScale, maxWidth / (box[2] - box[0]));
-    cv.width = Math.max(1, Math.round((box[2] - box[0]) * scale));
-    cv.height = Math.max(1, Math.round((box[3] - box[1]) * scale));
+    ratio = pixelRatio();
+    const fit = fitSize(box[2] - box[0], box[3] - box[1], { available, preferred, maxHeight, maxUpscale });
+    const [w] = sizeCanvas(cv, fit.width, fit.height, ratio);
+    scale = w / (box[2] - box[0]);
+    cv.dataset.cssScale = String(fit.width / (box[2] - box[0]));
   };
   const panel = {
     canvas: cv,
     ctx,
     get scale() { return scale; },
+    /** backing pixels per CSS pixel (devicePixelRatio) */
+    get ratio() { return ratio; },
     get size() { return size; },
     get box() { return box; },
     /** Show only `b` = [x0, y0, x1, y1] of the photo (photo pixels); null: the whole photo. */
     setView(b) { requested = b; layout(); },
+    /** Re-layout for `width` CSS pixels of room (0: unknown, use the preferred width). */
+    fit(width) { available = width > 0 ? width : 0; layout(); },
     get ready() { return img !== null; },
     /** Replace the photo: PNG bytes and the original size [W, H]. Resolves when decoded. */
     setPhoto(bytes, photoSize) {
@@ -75,6 +88,7 @@ export function photoPanel(maxWidth = 480, maxScale = 3) {
       if (img) {
         // the PNG may be smaller than the photo: source pixels = photo edge coordinates * k
         const kx = (img.naturalWidth || size[0]) / size[0], ky = (img.naturalHeight || size[1]) / size[1];
+        ctx.imageSmoothingQuality = "high";
         ctx.drawImage(img, (box[0] + 0.5) * kx, (box[1] + 0.5) * ky, (box[2] - box[0]) * kx, (box[3] - box[1]) * ky, 0, 0, cv.width, cv.height);
       }
       ctx.imageSmoothingEnabled = true;

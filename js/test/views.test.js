@@ -18,7 +18,7 @@ function mount(state) {
 
 function overlayState() {
   return {
-    _view: "overlay", photo: PNG, photo_size: [400, 300], title: "t", map_names: ["map"], map_name: "map",
+    _view: "overlay", photo: PNG, photo_size: [640, 480], title: "t", map_names: ["map"], map_name: "map",
     overlay: { data: float16Bytes([0, 0.5, 1, 0.25]), shape: [2, 2], dtype: "float16", lo: 0, hi: 1, scale: 1, signed: false, affine: [50, 0, 100, 0, 50, 100] },
     natural_box: [75, 75, 175, 175], overlay_box: [75, 75, 175, 175], opacity: 0.6, threshold: 0, colormap: "inferno",
     diverging_colormap: "rdbu", scale: "auto", annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
@@ -163,7 +163,7 @@ describe("PairView front end", () => {
   const lmA = [0, 0, 0, 100, 0, 0, 0, 100, 0];
   const lmB = [200, 0, 0, 300, 0, 0, 200, 200, 0];
   const pairState = () => ({
-    _view: "pair", photo_a: PNG, photo_b: PNG, size_a: [200, 200], size_b: [400, 300],
+    _view: "pair", photo_a: PNG, photo_b: PNG, size_a: [420, 420], size_b: [420, 300],
     landmarks_a: float32Bytes(lmA), landmarks_b: float32Bytes(lmB), triangles: uint16Bytes([0, 1, 2]),
     maps: {}, mode: "similar", layout: "toggle", score: 0.45, threshold: 0.6, threshold_range: [0, 1], higher_is_similar: false,
     decision: "same", opacity: 0.6, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto", map_threshold: 0, title: "",
@@ -204,9 +204,9 @@ describe("PairView front end", () => {
   });
   it("side-by-side layout shows four panels", () => {
     const { model, el } = mount(pairState());
-    expect(el.querySelectorAll("canvas").length).toBe(2);
+    expect(el.querySelectorAll(".fw-pair-cell canvas").length).toBe(2);
     el.querySelector(".fw-layout").click();
     expect(model.get("layout")).toBe("side");
-    expect(el.querySelectorAll("canvas").length).toBe(4);
+    expect(el.querySelectorAll(".fw-pair-cell canvas").length).toBe(4);
   });
 });

@@ -1,0 +1,70 @@
+"""Kernel side of the honest display (issue 12 item 3): the colour bar's quantity, p-values and
+significance travel on the grid of the maps they qualify, and the scale options are traits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facewidget.errors import FacewidgetError
+from facewidget.widgets import PairView
+from facewidget.widgets.encode import decode_payload
+from facewidget.widgets.pair import map_quantity
+from tests.widget_data import pair_explanation
+
+
+@pytest.fixture(scope="module")
+def pair(sample_images, sample_faces):
+    ex = pair_explanation(sample_images["obama"], sample_faces["obama"][0],
+                          sample_images["biden"], sample_faces["biden"][0])
+    for ef in (ex.a, ex.b):
+        s = ef.maps["similar"]
+        # a p-value that falls where the map is strong; significant where p <= 0.01
+        ef.maps["p_value"] = np.clip(1.0 - s / s.max(), 1e-6, 1.0).astype(np.float32)
+        ef.maps["significant"] = (ef.maps["p_value"] <= 0.01).astype(np.float32)
+    ex.manifest = {**ex.manifest, "method": "corrrise", "params": {"fdr": 0.05}}
+    return ex
+
+
+@pytest.mark.parametrize("method, quantity", [
+    ("corrrise", "correlation r"), ("rise", "similarity drop (score units)"),
+    ("occlusion", "similarity drop (score units)"), ("gradcam", "gradient-weighted activation"),
+    ("scorecam", "score-weighted activation"), ("made-up", "map value"), (None, "map value"),
+])
+def test_the_colour_bar_names_the_methods_quantity(method, quantity):
+    assert map_quantity({"method": method}) == quantity
+
+
+def test_p_values_and_significance_travel_on_the_maps_grid(pair):
+    view = PairView(pair)
+    assert view.quantity == "correlation r"
+    assert view.shared_scale is True and view.show_insignificant is False
+    for side in "ab":
+        maps = view.maps[side]
+        assert {"similar", "dissimilar", "p_value", "significant"} <= set(maps)
+        for name in ("p_value", "significant"):
+            assert maps[name]["shape"] == maps["similar"]["shape"]
+            assert maps[name]["affine"] == maps["similar"]["affine"]
+        assert maps["significant"]["dtype"] == "uint8"
+        sig = decode_payload(maps["significant"])
+        assert set(np.unique(sig)) <= {0.0, 1.0}
+        want = getattr(pair, side).maps
+        np.testing.assert_array_equal(sig, want["significant"])
+        np.testing.assert_allclose(decode_payload(maps["p_value"]), want["p_value"], rtol=2e-3, atol=1e-6)
+        # the significant pixels are where the similar map is strongest
+        sim = decode_payload(maps["similar"])
+        assert sim[sig == 1].min() > sim[sig == 0].max() * 0.9
+
+
+def test_maps_without_significance_draw_every_pixel(sample_images, sample_faces):
+    ex = pair_explanation(sample_images["obama"], sample_faces["obama"][0],
+                          sample_images["biden"], sample_faces["biden"][0])
+    view = PairView(ex)
+    assert "significant" not in view.maps["a"] and "p_value" not in view.maps["a"]
+    assert view.quantity == "map value"  # the test maps come from no known method
+
+
+def test_a_significance_map_of_another_shape_is_a_named_error(pair):
+    view = PairView(pair)
+    with pytest.raises(FacewidgetError, match="significant"):
+        view._set_maps({"a": {"similar": pair.a.maps["similar"], "significant": np.ones((5, 5), np.float32)}})
