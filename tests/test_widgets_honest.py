@@ -68,3 +68,45 @@ def test_a_significance_map_of_another_shape_is_a_named_error(pair):
     view = PairView(pair)
     with pytest.raises(FacewidgetError, match="significant"):
         view._set_maps({"a": {"similar": pair.a.maps["similar"], "significant": np.ones((5, 5), np.float32)}})
+
+
+# --- linked canonical regions (issue 13 item 3) ---------------------------------------------------
+
+def test_selecting_a_canonical_region_outlines_it_on_the_linked_photos(pair):
+    from facewidget.canonical.regions import region
+    from facewidget.widgets import CanonicalFaceView
+
+    view = PairView(pair)
+    assert "nose" in view.region_names  # hover names regions even before a link
+    labels = np.frombuffer(view.triangle_regions, dtype="<i2")
+    np.testing.assert_array_equal(np.flatnonzero(labels == view.region_names.index("nose")), region("nose").triangles)
+    face_view = CanonicalFaceView(None, {n: (region(n).triangles, 0.1 * k) for k, n in enumerate(["nose", "chin"])})
+    face_view.link(view)
+    assert view.region_names == ["nose", "chin"] and view.region_outline == {}
+    face_view.selected_region = "nose"
+    assert view.region_outline["name"] == "nose"
+    for side in "ab":
+        seg = np.frombuffer(view.region_outline[side], dtype="<f4").reshape(-1, 4)
+        lm = getattr(pair, side).face.landmarks[:, :2]
+        want = lm[region("nose").outline].reshape(-1, 4)
+        np.testing.assert_allclose(seg, want, atol=1e-3)  # the nose's boundary through this face's mesh
+    face_view.selected_region = ""
+    assert view.region_outline == {}
+
+
+def test_linking_a_view_without_a_face_mesh_is_a_named_error():
+    from facewidget.widgets import CanonicalFaceView
+
+    with pytest.raises(FacewidgetError, match="cannot show canonical regions"):
+        CanonicalFaceView().link(object())
+
+
+def test_region_bars_use_the_faces_colour_map():
+    from facewidget.widgets.canonical import region_bar_colours
+    from facewidget.widgets.colormap import lut
+
+    cols = region_bar_colours([0.0, 0.5, 1.0, float("nan")], "viridis", "rdbu", "auto")
+    table = lut("viridis")
+    assert cols[0] == "rgb({},{},{})".format(*table[0]) and cols[2] == "rgb({},{},{})".format(*table[255])
+    assert cols[1] == "rgb({},{},{})".format(*table[128]) and cols[3] == "#bdbdbd"
+    assert region_bar_colours([-1.0, 1.0], "viridis", "rdbu", "auto")[0] == "rgb({},{},{})".format(*lut("rdbu")[0])

@@ -79,6 +79,7 @@ class CanonicalFaceView(FaceWidget):
             mesh = canonical_face()
         self.mesh = mesh
         self._chart = None
+        self._linked: list = []
         self.vertices = float32_bytes(mesh.vertices)
         self.triangles = uint16_bytes(mesh.triangles)
         self.set_values(values, regions)
@@ -128,6 +129,29 @@ class CanonicalFaceView(FaceWidget):
                 return np.frombuffer(r["triangles"], dtype="<u2").astype(np.int64)
         raise ShapeError(f"no region named {name!r}; regions: {self.region_names}")
 
+    # --- linked photo views ----------------------------------------------------------------
+    def link(self, *views) -> "CanonicalFaceView":
+        """Link photo views (e.g. :class:`PairView`): selecting a region here, or on its bar,
+        outlines that region on every linked photo through each face's mesh, and hovering a
+        linked photo names the region under the pointer. Returns ``self``."""
+        for v in views:
+            if not (hasattr(v, "show_region") and hasattr(v, "set_regions")):
+                raise ShapeError(f"{type(v).__name__} cannot show canonical regions (it has no face mesh)")
+        self._linked.extend(v for v in views if all(v is not w for w in self._linked))
+        if not getattr(self, "_linking", False):
+            self.observe(self._update_links, names=["selected_region", "regions"])
+            self._linking = True
+        self._update_links()
+        return self
+
+    def _update_links(self, _change=None) -> None:
+        regions = [(r["name"], np.frombuffer(r["triangles"], dtype="<u2").astype(np.int64)) for r in self.regions]
+        name = self.selected_region
+        for v in self._linked:
+            if regions:
+                v.set_regions(regions)
+            v.show_region(name, self.region_triangles(name) if name else None)
+
     @t.validate("selected_region")
     def _check_selected(self, proposal):
         name = proposal["value"]
@@ -148,7 +172,8 @@ class CanonicalFaceView(FaceWidget):
             self._chart = fig
             self._update_chart()
             fig.data[0].on_click(self._on_bar_click)
-            self.observe(lambda _c: self._update_chart(), names=["regions", "selected_region"])
+            self.observe(lambda _c: self._update_chart(),
+                         names=["regions", "selected_region", "colormap", "diverging_colormap", "scale"])
         return self._chart
 
     def _update_chart(self) -> None:
@@ -160,7 +185,10 @@ class CanonicalFaceView(FaceWidget):
             bar = self._chart.data[0]
             bar.x = [r["score"] for r in regs]
             bar.y = names
-            bar.marker.color = ["#d62728" if n == self.selected_region else "#7f7f7f" for n in names]
+            bar.marker.color = region_bar_colours([r["score"] for r in regs], self.colormap, self.diverging_colormap,
+                                                  self.scale)
+            bar.marker.line.color = ["#000000" if n == self.selected_region else "rgba(0,0,0,0)" for n in names]
+            bar.marker.line.width = [3 if n == self.selected_region else 0 for n in names]
 
     def _on_bar_click(self, trace, points, _state):
         if points.point_inds:
@@ -196,6 +224,27 @@ class CanonicalFaceView(FaceWidget):
         return render_mesh(self.mesh.vertices, self.mesh.triangles, values, yaw=self.yaw, pitch=self.pitch,
                            colormap=self.colormap, diverging_colormap=self.diverging_colormap, scale=self.scale,
                            highlight=highlight)
+
+
+def region_bar_colours(scores, colormap: str, diverging_colormap: str, scale: str) -> list[str]:
+    """CSS colours of region bars: the scores through the face's colour map, scaled over the
+    scores by the face's scale rule (``scale``); grey for a NaN score."""
+    from .colormap import lut, scale_values
+
+    s = np.asarray(scores, np.float64)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return ["#bdbdbd"] * len(s)
+    tpos, _strength, mode = scale_values(np.where(finite, s, 0.0).astype(np.float32), scale)
+    table = lut(diverging_colormap if mode == "diverging" else colormap)
+    out = []
+    for ok, x in zip(finite, tpos):
+        if not ok:
+            out.append("#bdbdbd")
+            continue
+        r, g, b = table[int(round(float(np.clip(x, 0, 1)) * 255))]
+        out.append(f"rgb({r},{g},{b})")
+    return out
 
 
 @lru_cache(maxsize=1)

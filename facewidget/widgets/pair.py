@@ -14,6 +14,7 @@ from .colormap import SCALE_MODES
 from .encode import (check_map, check_photo, crop_photo_map, crop_view, decode_payload, face_view_box,
                      float32_bytes, invert_affine, map_payload, png_bytes, uint16_bytes)
 from .overlay import _colormap_trait
+from .regions import default_regions, outline_edges, outline_segments, triangle_labels_bytes
 from .render import overlay_on_photo, side_by_side
 
 SIDES = ("a", "b")
@@ -126,6 +127,12 @@ class PairView(FaceWidget):
     shared_scale = t.Bool(True).tag(sync=True)
     #: when the maps carry a ``significant`` map: False draws non-significant pixels transparent
     show_insignificant = t.Bool(False).tag(sync=True)
+    #: canonical regions on the photos (see facewidget.widgets.regions): names, the region of every
+    #: mesh triangle (int16 bytes; hovering names the region), and the outline of the region that a
+    #: linked CanonicalFaceView selected: {"name": str, "a": float32 segments, "b": ...}
+    region_names = t.List(t.Unicode()).tag(sync=True)
+    triangle_regions = t.Bytes(b"").tag(sync=True)
+    region_outline = t.Dict().tag(sync=True)
 
     def __init__(self, explanation=None, *, encoding: str = "float16", zoom: bool = True, **kwargs):
         super().__init__(**kwargs)
@@ -137,9 +144,36 @@ class PairView(FaceWidget):
         self.explanation = None
         from ..canonical import canonical_face
 
-        self.triangles = uint16_bytes(canonical_face().triangles)
+        self._mesh_triangles = np.asarray(canonical_face().triangles)
+        self.triangles = uint16_bytes(self._mesh_triangles)
+        self.set_regions(default_regions())
         if explanation is not None:
             self.set_explanation(explanation)
+
+    # --- canonical regions -----------------------------------------------------------------
+    def set_regions(self, regions) -> None:
+        """Name hovered points by these canonical regions: ``[(name, triangle indices)]`` (indices
+        into :func:`facewidget.canonical_face` ``.triangles``); default the package's regions."""
+        self.region_names, self.triangle_regions = triangle_labels_bytes(len(self._mesh_triangles), list(regions))
+
+    def show_region(self, name: str, triangles=None) -> None:
+        """Outline a canonical region (its ``triangles``) on both photos, through each face's mesh;
+        ``show_region("")`` clears it. :meth:`CanonicalFaceView.link` calls this on selection."""
+        if not name:
+            self.region_outline = {}
+            return
+        if triangles is None:
+            if name not in self.region_names:
+                raise ShapeError(f"no region named {name!r}; regions: {self.region_names}")
+            labels = np.frombuffer(self.triangle_regions, dtype="<i2")
+            triangles = np.flatnonzero(labels == self.region_names.index(name))
+        edges = outline_edges(self._mesh_triangles, triangles)
+        outline = {"name": name}
+        for side in SIDES:
+            face = self._faces.get(side)
+            if face is not None:
+                outline[side] = outline_segments(face.landmarks, edges)
+        self.region_outline = outline
 
     # --- content -------------------------------------------------------------------------
     @classmethod

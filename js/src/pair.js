@@ -4,7 +4,7 @@ import { decodeMap, float32Array, uint16Array } from "./buffers.js";
 import { colorBar, fmtP, fmtValue } from "./colorbar.js";
 import { resolveMode, sharedRange } from "./colormap.js";
 import { button, canvasPoint, h, listen, onModel, slider } from "./dom.js";
-import { applyAffine, invertAffine, mapThroughMesh } from "./geometry.js";
+import { applyAffine, findTriangle, invertAffine, mapThroughMesh } from "./geometry.js";
 import { contentWidth, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
 import { mapBitmap, photoPanel } from "./photo.js";
@@ -62,6 +62,8 @@ export function renderPair({ model, el }) {
   let hover = null; // {side, p: [x, y], q: [x, y] | null}
   let lm = { a: null, b: null };
   let tris = null;
+  let triRegion = null; // Int16Array: canonical region of every mesh triangle
+  let outline = { a: null, b: null }; // Float32Array segments x0 y0 x1 y1 (photo pixels)
 
   const live = liveControls(model, root);
   disposers.push(live.dispose);
@@ -85,6 +87,41 @@ export function renderPair({ model, el }) {
     const t = model.get("triangles");
     tris = t && t.byteLength ? uint16Array(t) : null;
   };
+  const decodeRegions = () => {
+    const b = model.get("triangle_regions");
+    triRegion = b && b.byteLength ? Int16Array.from(uint16Array(b), (v) => (v > 32767 ? v - 65536 : v)) : null;
+    const o = model.get("region_outline") || {};
+    for (const s of SIDES) outline[s] = o[s] && o[s].byteLength ? float32Array(o[s]) : null;
+    root.dataset.outline = o.name || "";
+    root.dataset.outlineSegments = String(SIDES.reduce((n, s) => n + (outline[s] ? outline[s].length / 4 : 0), 0));
+  };
+  /** name of the canonical region under photo point (x, y) of face `side` ("" when none) */
+  const regionAt = (side, x, y) => {
+    if (!lm[side] || !tris || !triRegion) return "";
+    const hit = findTriangle(lm[side], tris, x, y);
+    const k = hit ? triRegion[hit.index] : -1;
+    return k >= 0 ? (model.get("region_names") || [])[k] || "" : "";
+  };
+  function drawOutline(p) {
+    const seg = outline[p.side];
+    const ctx = p.panel.ctx;
+    if (!seg || !ctx) return;
+    ctx.save();
+    ctx.lineCap = "round";
+    for (const [colour, width] of [["rgba(0,0,0,0.7)", 4], ["#ffffff", 2]]) {
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width * p.panel.ratio;
+      ctx.beginPath();
+      for (let i = 0; i < seg.length; i += 4) {
+        const [x0, y0] = p.panel.toCanvas(seg[i], seg[i + 1]);
+        const [x1, y1] = p.panel.toCanvas(seg[i + 2], seg[i + 3]);
+        ctx.moveTo(x0, y0);
+        ctx.lineTo(x1, y1);
+      }
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
 
   const decoded = (side, kind) => {
     const maps = (model.get("maps") || {})[side] || {};
@@ -155,6 +192,7 @@ export function renderPair({ model, el }) {
     for (const p of panels) {
       const ok = p.panel.draw(p.bitmap ? [{ bitmap: p.bitmap, affine: p.affine }] : []);
       all = all && ok;
+      drawOutline(p);
       const ctx = p.panel.ctx;
       if (ctx && hover) {
         const pt = hover.side === p.side ? hover.p : hover.q;
@@ -207,7 +245,9 @@ export function renderPair({ model, el }) {
             const v = sampleMap(p.decoded, pt[0], pt[1]);
             const pv = p.sig && p.sig.pv ? sampleMap(p.sig.pv, pt[0], pt[1]) : NaN;
             const quantity = model.get("quantity") || "value";
-            readout.textContent = `${s.toUpperCase()} · ${kind}: ${quantity} ${fmtValue(v)}${p.sig && p.sig.pv ? ` · p ${fmtP(pv)}` : ""}`;
+            const region = regionAt(s, pt[0], pt[1]);
+            root.dataset.hoverRegion = region;
+            readout.textContent = `${s.toUpperCase()}${region ? ` · ${region}` : ""} · ${kind}: ${quantity} ${fmtValue(v)}${p.sig && p.sig.pv ? ` · p ${fmtP(pv)}` : ""}`;
             root.dataset.readout = `${v},${pv}`;
             root.dataset.hoverSide = s;
             root.dataset.hover = `${pt[0].toFixed(1)},${pt[1].toFixed(1)}`;
@@ -295,6 +335,7 @@ export function renderPair({ model, el }) {
       paint();
     })),
     ...["landmarks_a", "landmarks_b", "triangles"].map((k) => onModel(model, `change:${k}`, decodeLandmarks)),
+    ...["triangle_regions", "region_names", "region_outline"].map((k) => onModel(model, `change:${k}`, () => { decodeRegions(); paint(); })),
     ...["opacity", "colormap", "diverging_colormap", "scale", "map_threshold", "shared_scale", "show_insignificant", "quantity"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmaps(); paint(); })),
     ...["score", "threshold", "threshold_range", "higher_is_similar", "title", "info"].map((k) => onModel(model, `change:${k}`, syncControls)),
@@ -305,6 +346,7 @@ export function renderPair({ model, el }) {
   el.appendChild(root);
   disposers.push(watchSize(root, relayout));
   decodeLandmarks();
+  decodeRegions();
   syncControls();
   buildPanels();
   return () => {

@@ -100,3 +100,29 @@ describe("honest display", () => {
     expect(fmtValue(0)).toBe("0");
   });
 });
+
+describe("linked canonical regions on the PairView", () => {
+  const lm = [0, 0, 0, 100, 0, 0, 0, 100, 0, 100, 100, 0];
+  const state = () => pairState({
+    landmarks_a: float32Bytes(lm), landmarks_b: float32Bytes(lm), triangles: uint16Bytes([0, 1, 2, 1, 3, 2]),
+    region_names: ["cheek", "nose"], triangle_regions: new DataView(new Int16Array([-1, 1]).buffer),
+    region_outline: { name: "nose", a: float32Bytes([100, 0, 100, 100, 100, 100, 0, 100, 0, 100, 100, 0]) },
+  });
+  it("hovering names the region of the mesh triangle under the pointer", () => {
+    const { root } = mount(state());
+    const canvas = root.querySelector("canvas[data-side=a]");
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: 80.5, clientY: 80.5 }));
+    expect(root.dataset.hoverRegion).toBe("nose");
+    expect(root.querySelector(".fw-readout").textContent.startsWith("A · nose · similar")).toBe(true);
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: 10.5, clientY: 10.5 }));
+    expect(root.dataset.hoverRegion).toBe(""); // triangle 0 belongs to no region
+  });
+  it("takes the selected region's outline from the kernel", () => {
+    const { root, model } = mount(state());
+    expect(root.dataset.outline).toBe("nose");
+    expect(root.dataset.outlineSegments).toBe("3");
+    model.remote("region_outline", {});
+    expect(root.dataset.outline).toBe("");
+    expect(root.dataset.outlineSegments).toBe("0");
+  });
+});

@@ -42,6 +42,13 @@ def add_significance(ef, fdr=0.05):
 add_significance(ex.a); add_significance(ex.b)
 pv = PairView(ex, title="honest-pair", map_threshold=0.0)
 pv""",
+    # 2: the canonical face, its named regions, linked to the pair's photos
+    """from facewidget.widgets import CanonicalFaceView
+from facewidget.canonical.regions import regions as canonical_regions
+mesh = fw.canonical_face()
+cv = CanonicalFaceView(None, {n: (r.triangles, 0.05 * k) for k, (n, r) in enumerate(canonical_regions().items())},
+                       title="linked-face").link(pv)
+cv.panel()""",
 ]
 
 
@@ -231,3 +238,40 @@ def test_a_polygon_drawn_with_the_keyboard_is_undone_and_redone_in_python(nb):
     assert _wait_kernel(nb, "ov.annotations", lambda a: a == []) == []
     page.keyboard.press("Control+z")
     assert _wait_kernel(nb, "ov.annotations", lambda a: len(a) == 1) == anns
+
+
+def test_a_region_selected_on_the_canonical_face_is_outlined_on_the_linked_photos(nb):
+    page = nb.page
+    face = nb.widget("linked-face")
+    canvas = face.locator("canvas.fw-canvas")
+    canvas.scroll_into_view_if_needed()
+    # click the nose tip (vertex 1) in the front view (the projection of js/src/geometry.js)
+    v = np.array(_kernel_value(nb, "mesh.vertices.tolist()"))
+    c = v - (v.max(0) + v.min(0)) / 2
+    w, h = canvas.evaluate("c => [c.clientWidth, c.clientHeight]")
+    s = 0.95 * min(w, h) / (2 * np.hypot(c[:, 0], c[:, 1]).max())
+    cb = canvas.bounding_box()
+    page.mouse.click(cb["x"] + 1 + w / 2 + c[1, 0] * s, cb["y"] + 1 + h / 2 - c[1, 1] * s)
+    assert _wait_kernel(nb, "cv.selected_region", lambda r: r == "nose") == "nose"
+    pair = nb.widget("honest-pair")
+    page.wait_for_function("(r) => r.dataset.outline === 'nose' && Number(r.dataset.outlineSegments) > 10",
+                           arg=pair.element_handle(), timeout=10_000)
+    # the outline is painted on face A's photo, where the nose's boundary lies on this face
+    seg = _kernel_value(nb, "np.frombuffer(pv.region_outline['a'], dtype='<f4').reshape(-1, 4).tolist()")
+    box = _kernel_value(nb, "pv.view_box_a")
+    photo = pair.locator("canvas[data-side=a]")
+    x0, y0, x1, y1 = seg[0]
+    px = _pixel(photo, box, (x0 + x1) / 2, (y0 + y1) / 2)
+    assert min(px[:3]) > 200, px  # the white outline stroke
+    pair.scroll_into_view_if_needed()
+    nb.screenshot(pair, "pair-view-linked-region")
+    # hovering the photo names the canonical region under the pointer
+    tip = _kernel_value(nb, "ex.a.face.landmarks[NOSE_TIP, :2].tolist()")
+    page.mouse.move(*_photo_to_client(photo, box, *tip))
+    page.wait_for_function("(r) => r.dataset.hoverRegion === 'nose'", arg=pair.element_handle(), timeout=10_000)
+    assert "nose" in pair.locator(".fw-readout").text_content()
+    # undo the selection on the face: the outline goes away on the photos
+    canvas.focus()
+    page.keyboard.press("Control+z")
+    assert _wait_kernel(nb, "cv.selected_region", lambda r: r == "") == ""
+    page.wait_for_function("(r) => r.dataset.outline === ''", arg=pair.element_handle(), timeout=10_000)
