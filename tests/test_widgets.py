@@ -291,7 +291,7 @@ def test_canonical_chart_is_linked_to_the_selection(canonical_view):
     chart._js2py_pointsCallback = {"event_type": "plotly_click", "points": {
         "xs": [bar.x[k]], "ys": [bar.y[k]], "point_indexes": [k], "trace_indexes": [0]}}
     assert view.selected_region == "chin"
-    assert bar.marker.color[k] == "#d62728"
+    assert bar.marker.line.width[k] == 3 and max(w for i, w in enumerate(bar.marker.line.width) if i != k) == 0
 
 
 def test_canonical_static_picture_turns_with_the_view(canonical_view):

@@ -66,12 +66,18 @@ class CanonicalFaceView(FaceWidget):
     yaw = t.Float(0.0).tag(sync=True)
     pitch = t.Float(0.0).tag(sync=True)
     selected_region = t.Unicode("").tag(sync=True)
+    #: the canonical map's uv texture (a float16 map payload, (R, R), NaN = unseen) and the mesh's
+    #: uv coordinates (float32 (468, 2) bytes, v = 0 at the top): drawn on the mesh when
+    #: ``face_style == "texture"``; ``"vertex"`` paints each triangle with its vertices' mean value
+    texture = t.Dict(allow_none=True, default_value=None).tag(sync=True)
+    uv = t.Bytes(b"").tag(sync=True)
+    face_style = t.Enum(("texture", "vertex"), default_value="texture").tag(sync=True)
     colormap = _colormap_trait("viridis")
     diverging_colormap = _colormap_trait("rdbu")
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
-    def __init__(self, values: Any = None, regions: Any = None, *, mesh=None, **kwargs):
+    def __init__(self, values: Any = None, regions: Any = None, *, mesh=None, texture: Any = None, **kwargs):
         super().__init__(**kwargs)
         if mesh is None:
             from ..canonical import canonical_face
@@ -82,7 +88,8 @@ class CanonicalFaceView(FaceWidget):
         self._linked: list = []
         self.vertices = float32_bytes(mesh.vertices)
         self.triangles = uint16_bytes(mesh.triangles)
-        self.set_values(values, regions)
+        self.uv = float32_bytes(np.asarray(mesh.uv, np.float32))
+        self.set_values(values, regions, texture=texture)
 
     @classmethod
     def from_canonical_map(cls, cmap, **kwargs) -> "CanonicalFaceView":
@@ -99,12 +106,14 @@ class CanonicalFaceView(FaceWidget):
         if values is None:
             raise ShapeError(f"{type(cmap).__name__} has no per-vertex values (vertex_values or values)")
         regions = _regions_of(cmap)
-        return cls(values, regions, mesh=getattr(cmap, "mesh", None), **kwargs)
+        return cls(values, regions, mesh=getattr(cmap, "mesh", None), texture=getattr(cmap, "texture", None), **kwargs)
 
-    def set_values(self, values: Any = None, regions: Any = None) -> None:
-        """Replace the per-vertex values (and the regions when given)."""
+    def set_values(self, values: Any = None, regions: Any = None, texture: Any = None) -> None:
+        """Replace the per-vertex values (and the regions and the uv texture when given)."""
         n = self.mesh.n_vertices
         with self.hold_sync():
+            if texture is not None:
+                self.texture = texture_payload(texture)
             if values is None:
                 self.values = None
             else:
@@ -213,7 +222,8 @@ class CanonicalFaceView(FaceWidget):
         if isinstance(result, np.ndarray):
             self.set_values(result)
         else:
-            self.set_values(getattr(result, "vertex_values", getattr(result, "values", None)), _regions_of(result))
+            self.set_values(getattr(result, "vertex_values", getattr(result, "values", None)), _regions_of(result),
+                            texture=getattr(result, "texture", None))
 
     def render_png(self) -> np.ndarray:
         values = None if self.values is None else decode_payload(self.values)
@@ -224,6 +234,31 @@ class CanonicalFaceView(FaceWidget):
         return render_mesh(self.mesh.vertices, self.mesh.triangles, values, yaw=self.yaw, pitch=self.pitch,
                            colormap=self.colormap, diverging_colormap=self.diverging_colormap, scale=self.scale,
                            highlight=highlight)
+
+
+def texture_payload(texture: Any) -> dict:
+    """Float16 map payload of a square uv texture (NaN = unseen, kept as NaN). Texels outside the
+    mesh take their nearest texel inside it, so sampling at a triangle's edge never mixes in the
+    outside (no seams when the texture is drawn triangle by triangle)."""
+    from scipy import ndimage
+
+    from ..canonical.atlas import uv_atlas
+
+    tex = np.asarray(texture, dtype=np.float32)
+    if tex.ndim != 2 or tex.shape[0] != tex.shape[1] or tex.shape[0] < 2:
+        raise ShapeError(f"a canonical texture must be square (R, R); got {tex.shape}")
+    if np.isinf(tex).any():
+        raise ShapeError("the canonical texture contains infinity")
+    inside = uv_atlas(tex.shape[0]).inside
+    _d, (rows, cols) = ndimage.distance_transform_edt(~inside, return_indices=True)
+    filled = tex[rows, cols]
+    finite = filled[np.isfinite(filled)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    scale = max(abs(lo), abs(hi))
+    data = (filled / scale if scale > 0 else filled).astype("<f2").tobytes()  # NaN stays NaN
+    r = int(tex.shape[0])
+    return {"data": data, "shape": [r, r], "dtype": "float16", "lo": lo, "hi": hi, "scale": float(scale),
+            "signed": lo < 0, "affine": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]}
 
 
 def region_bar_colours(scores, colormap: str, diverging_colormap: str, scale: str) -> list[str]:

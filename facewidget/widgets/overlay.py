@@ -53,6 +53,14 @@ class OverlayView(FaceWidget):
     diverging_colormap = _colormap_trait("rdbu")
     scale = t.Enum(SCALE_MODES, default_value="auto").tag(sync=True)
     threshold = t.Float(0.05, min=0.0, max=1.0).tag(sync=True)
+    #: what the map measures, with its unit (the colour bar's label; from an explanation's method)
+    quantity = t.Unicode("").tag(sync=True)
+    #: optional uncertainty of the shown map, on its grid: BH significance (uint8 payload, 0/1) and
+    #: per-pixel p-values (float16 payload); None when the explanation has none
+    significant = t.Dict(allow_none=True, default_value=None).tag(sync=True)
+    p_value = t.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: False: pixels that are not significant are transparent (when ``significant`` is known)
+    show_insignificant = t.Bool(False).tag(sync=True)
 
     def __init__(self, image: Any = None, values: Any = None, *, affine: Any = None, encoding: str = "float16",
                  **kwargs):
@@ -99,7 +107,13 @@ class OverlayView(FaceWidget):
         self._face = face.face
         self.view_box = face_view_box(face.face, face.image.shape)
         self._chip_affine = invert_affine(face.transform)
-        maps = {k: (check_map(v, k), self._chip_affine) for k, v in face.maps.items()}
+        from .pair import SIGNIFICANCE_KINDS, map_quantity
+
+        self._uncertainty = {k: check_map(face.maps[k], k) for k in SIGNIFICANCE_KINDS if k in face.maps}
+        self.quantity = map_quantity(getattr(explained, "manifest", None) or {})
+        maps = {k: (check_map(v, k), self._chip_affine) for k, v in face.maps.items() if k not in SIGNIFICANCE_KINDS}
+        if not maps:
+            raise ShapeError("the explained face has no maps besides p-values / significance")
         name = name or ("saliency" if "saliency" in maps else next(iter(maps)))
         if name not in maps:
             raise ShapeError(f"no map named {name!r}; the face has {sorted(maps)}")
@@ -121,6 +135,7 @@ class OverlayView(FaceWidget):
                 raise ShapeError(f"a map of shape {arr.shape} does not match the photo {shape}; "
                                  "pass affine= (map pixel → photo pixel) to place it")
         self._maps[name] = (arr, np.asarray(affine, np.float64).reshape(2, 3))
+        self._uncertainty = {}  # a new map: its p-values are not known
         with self.hold_sync():
             if name not in self.map_names:
                 self.map_names = list(self.map_names) + [name]
@@ -136,6 +151,13 @@ class OverlayView(FaceWidget):
         payload = map_payload(arr, affine, encoding=self._wire_encoding(), name=name)
         natural = affine_box(np.asarray(payload["affine"]).reshape(2, 3), tuple(payload["shape"]))
         self.overlay = payload
+        # the uncertainty maps travel with a map of their own grid (explainers make them per face)
+        unc = getattr(self, "_uncertainty", {})
+        sig, pv = unc.get("significant"), unc.get("p_value")
+        self.significant = None if sig is None or sig.shape != arr.shape else map_payload(
+            (sig >= 0.5).astype(np.float32), affine, encoding="uint8", name="significant")
+        self.p_value = None if pv is None or pv.shape != arr.shape else map_payload(
+            np.clip(pv, 0.0, 1.0), affine, encoding="float16", name="p_value")
         if reset_box or not self.overlay_box or self.natural_box != natural:
             self.natural_box = natural
             self.overlay_box = natural

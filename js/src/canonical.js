@@ -4,11 +4,12 @@
 import { meshAnnotator } from "./annotate.js";
 import { decodeMap, float32Array, uint16Array } from "./buffers.js";
 import { lut, scaleValues } from "./colormap.js";
-import { canvas, canvasPoint, h, listen, onModel } from "./dom.js";
+import { button, canvas, canvasPoint, h, listen, onModel } from "./dom.js";
 import { clamp, hitTriangle, meshFrame, triangleOrientation, triangleRegions } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
 import { contentWidth, fitSize, pixelRatio, sizeCanvas, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
+import { rasterTextured, textureRGBA } from "./texture.js";
 import { bindViewKeys, traitEdit, UndoStack } from "./undo.js";
 
 const W = 360;
@@ -67,6 +68,25 @@ export function renderCanonical({ model, el }) {
     const d = p ? decodeMap(p) : null;
     tones = d && tris ? triangleTones(d.values, tris, model.get("scale")) : null;
   };
+  let tex = null, uvPx = null, texDecoded = null, texRGBA = null, texSize = 0, image = null, lift = null;
+  const decodeTexture = () => {
+    const p = model.get("texture");
+    texDecoded = p ? decodeMap(p) : null;
+    const uvb = model.get("uv");
+    const uv = uvb && uvb.byteLength ? float32Array(uvb) : null;
+    tex = null;
+    uvPx = null;
+    if (!texDecoded || !uv) return;
+    const size = texDecoded.width;
+    uvPx = new Float32Array(uv.length);
+    for (let q = 0; q < uv.length; q++) uvPx[q] = uv[q] * size; // texel space: u R, v R
+    const mode = model.get("scale");
+    const m = scaleValues(texDecoded.values, mode).mode;
+    texRGBA = textureRGBA(texDecoded.values, lut(m === "diverging" ? model.get("diverging_colormap") : model.get("colormap")), mode);
+    texSize = size;
+    tex = texRGBA;
+  };
+  const textured = () => tex !== null && model.get("face_style") !== "vertex";
   const decodeRegions = () => {
     regions = (model.get("regions") || []).map((r) => ({ name: r.name, score: r.score, triangles: uint16Array(r.triangles) }));
     triRegion = tris ? triangleRegions(tris.length / 3, regions) : null;
@@ -83,7 +103,28 @@ export function renderCanonical({ model, el }) {
     const table = tones ? lut(tones.mode === "diverging" ? model.get("diverging_colormap") : model.get("colormap")) : null;
     const selectedName = model.get("selected_region");
     const selected = regions.findIndex((r) => r.name === selectedName);
-    for (const t of frame.order) {
+    root.dataset.faceStyle = textured() ? "texture" : "vertex";
+    if (textured()) {
+      if (!image || image.width !== cv.width || image.height !== cv.height) image = ctx.createImageData(cv.width, cv.height);
+      image.data.fill(0);
+      const nt = tris.length / 3;
+      if (!lift || lift.length !== nt) lift = new Float32Array(nt);
+      for (let t = 0; t < nt; t++) lift[t] = triRegion && triRegion[t] >= 0 && triRegion[t] === hoverRegion ? 0.18 : 0;
+      rasterTextured(image.data, cv.width, cv.height, frame, tris, frame.order, uvPx, texRGBA, texSize, lift);
+      ctx.putImageData(image, 0, 0);
+      if (selected >= 0) {
+        ctx.strokeStyle = "rgba(255,255,255,0.95)";
+        ctx.lineWidth = 1.2 * ratio;
+        ctx.beginPath();
+        for (const t of frame.order) {
+          if (triRegion[t] !== selected) continue;
+          const i = tris[3 * t], j = tris[3 * t + 1], k = tris[3 * t + 2];
+          ctx.moveTo(frame.sx[i], frame.sy[i]); ctx.lineTo(frame.sx[j], frame.sy[j]); ctx.lineTo(frame.sx[k], frame.sy[k]); ctx.closePath();
+        }
+        ctx.stroke();
+      }
+    }
+    for (const t of textured() ? [] : frame.order) {
       const i = tris[3 * t], j = tris[3 * t + 1], k = tris[3 * t + 2];
       const sh = frame.shade[t];
       let r = 200, g = 200, b = 200; // no data (NaN): grey
@@ -132,6 +173,21 @@ export function renderCanonical({ model, el }) {
     return false;
   }));
 
+  const styleButton = button("vertex colours", () => {
+    const before = model.get("face_style") || "texture";
+    const after = before === "vertex" ? "texture" : "vertex";
+    model.set("face_style", after);
+    model.save_changes();
+    undo.push(traitEdit(model, "face_style", before, after, "face style"));
+  }, "fw-button fw-face-style");
+  styleButton.title = "texture: the canonical map's uv texture on the mesh; vertex colours: one colour per triangle";
+  function syncStyle() {
+    styleButton.hidden = tex === null;
+    const vertex = model.get("face_style") === "vertex";
+    styleButton.classList.toggle("fw-active", vertex);
+    styleButton.setAttribute("aria-pressed", String(vertex));
+  }
+
   const syncSelected = () => {
     const name = model.get("selected_region");
     const r = regions.find((x) => x.name === name);
@@ -143,7 +199,7 @@ export function renderCanonical({ model, el }) {
     const start = { ...view };
     return {
       move(_p, dx, dy) {
-        view = { yaw: clamp(start.yaw + dx * DEG_PER_PX, -85, 85), pitch: clamp(start.pitch + dy * DEG_PER_PX, -60, 60) };
+        view = { yaw: clamp(start.yaw + (dx / ratio) * DEG_PER_PX, -85, 85), pitch: clamp(start.pitch + (dy / ratio) * DEG_PER_PX, -60, 60) }; // degrees per CSS pixel
         model.set("yaw", view.yaw); // local until the gesture ends
         model.set("pitch", view.pitch);
         paint();
@@ -183,25 +239,31 @@ export function renderCanonical({ model, el }) {
     onModel(model, "change:vertices", () => { decodeMesh(); decodeValues(); decodeRegions(); paint(); }),
     onModel(model, "change:triangles", () => { decodeMesh(); decodeValues(); decodeRegions(); paint(); }),
     onModel(model, "change:values", () => { decodeValues(); paint(); }),
-    onModel(model, "change:scale", () => { decodeValues(); paint(); }),
-    onModel(model, "change:colormap", paint),
-    onModel(model, "change:diverging_colormap", paint),
+    onModel(model, "change:scale", () => { decodeValues(); decodeTexture(); paint(); }),
+    onModel(model, "change:colormap", () => { decodeTexture(); paint(); }),
+    onModel(model, "change:diverging_colormap", () => { decodeTexture(); paint(); }),
+    onModel(model, "change:texture", () => { decodeTexture(); paint(); }),
+    onModel(model, "change:uv", () => { decodeTexture(); paint(); }),
+    onModel(model, "change:face_style", () => { paint(); syncStyle(); }),
     onModel(model, "change:regions", () => { decodeRegions(); syncSelected(); paint(); }),
     onModel(model, "change:selected_region", () => { syncSelected(); paint(); }),
-    onModel(model, "change:yaw", () => { view.yaw = model.get("yaw"); paint(); }),
-    onModel(model, "change:pitch", () => { view.pitch = model.get("pitch"); paint(); }),
+    // a drag sets yaw/pitch itself and has already painted: repaint only for changes from elsewhere
+    onModel(model, "change:yaw", () => { if (model.get("yaw") !== view.yaw) { view.yaw = model.get("yaw"); paint(); } }),
+    onModel(model, "change:pitch", () => { if (model.get("pitch") !== view.pitch) { view.pitch = model.get("pitch"); paint(); } }),
     onModel(model, "change:title", () => { title.textContent = model.get("title") || ""; }),
   );
 
-  root.append(title, h("div", { class: "fw-stage fw-face-stage" }, [cv, tooltip]), selectedText, live.el, annot.el);
+  root.append(title, h("div", { class: "fw-stage fw-face-stage" }, [cv, tooltip]), h("div", { class: "fw-controls" }, [selectedText, styleButton]), live.el, annot.el);
   el.appendChild(root);
   relayout();
   disposers.push(watchSize(root, () => { relayout(); paint(); }));
   title.textContent = model.get("title") || "";
   decodeMesh();
   decodeValues();
+  decodeTexture();
   decodeRegions();
   syncSelected();
+  syncStyle();
   paint();
   return () => {
     disposers.forEach((f) => f());

@@ -1,7 +1,6 @@
 // Colour bar: the colour map strip, its two end values and the quantity it shows (text only).
 import { barEnds, lut } from "./colormap.js";
 import { h } from "./dom.js";
-import { pixelRatio, sizeCanvas } from "./layout.js";
 
 /** Short, readable number for a bar end or a readout. */
 export function fmtValue(x) {
@@ -21,7 +20,8 @@ export function fmtP(p) {
 }
 
 export function colorBar() {
-  const strip = h("canvas", { class: "fw-colorbar-strip", attrs: { role: "img" } });
+  // a CSS gradient, not a canvas: the views' only canvases are the pictures one can point at
+  const strip = h("span", { class: "fw-colorbar-strip", attrs: { role: "img" } });
   const lo = h("span", { class: "fw-colorbar-lo" });
   const hi = h("span", { class: "fw-colorbar-hi" });
   const label = h("span", { class: "fw-colorbar-label" });
@@ -32,19 +32,13 @@ export function colorBar() {
     update({ colormap, divergingColormap, lo: vlo, hi: vhi, mode, label: text, relative = false }) {
       const [v0, v1, m] = barEnds(vlo, vhi, mode);
       const table = lut(m === "diverging" ? divergingColormap : colormap);
-      const [w, hgt] = sizeCanvas(strip, 160, 10, pixelRatio());
-      const ctx = strip.getContext ? strip.getContext("2d") : null;
-      if (ctx && typeof ImageData !== "undefined") {
-        const px = new Uint8ClampedArray(w * hgt * 4);
-        for (let x = 0; x < w; x++) {
-          const k = Math.round((x / Math.max(1, w - 1)) * 255);
-          for (let y = 0; y < hgt; y++) {
-            const o = 4 * (y * w + x);
-            px[o] = table[3 * k]; px[o + 1] = table[3 * k + 1]; px[o + 2] = table[3 * k + 2]; px[o + 3] = 255;
-          }
-        }
-        ctx.putImageData(new ImageData(px, w, hgt), 0, 0);
+      const stops = [];
+      for (let q = 0; q <= 16; q++) {
+        const k = Math.round((q / 16) * 255);
+        stops.push(`rgb(${table[3 * k]},${table[3 * k + 1]},${table[3 * k + 2]}) ${((q / 16) * 100).toFixed(2)}%`);
       }
+      strip.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+      strip.dataset.colormap = m === "diverging" ? divergingColormap : colormap;
       lo.textContent = relative ? (m === "diverging" ? "−max" : "0") : fmtValue(v0);
       hi.textContent = relative ? "max" : fmtValue(v1);
       label.textContent = text;

@@ -1,8 +1,10 @@
 // OverlayView: photo + draggable / resizable map overlay, colour controls, annotations, live runs.
 import { photoAnnotator } from "./annotate.js";
 import { decodeMap } from "./buffers.js";
+import { colorBar, fmtP, fmtValue } from "./colorbar.js";
 import { colormapNames } from "./colormap.js";
-import { h, onModel, select, slider } from "./dom.js";
+import { sameGrid, sampleMap } from "./pair.js";
+import { button, canvasPoint, h, listen, onModel, select, slider } from "./dom.js";
 import { boxAffine, composeAffine, inBox, moveBox, resizeBox } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
 import { contentWidth, watchSize } from "./layout.js";
@@ -34,15 +36,39 @@ export function renderOverlay({ model, el }) {
   const live = liveControls(model, root);
   disposers.push(annot.dispose, live.dispose);
 
+  const bar = colorBar();
+  const readout = h("div", { class: "fw-readout", attrs: { "aria-live": "polite" } });
+  let sig = null, pv = null;
   const opts = () => ({
     colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"),
     mode: model.get("scale"), threshold: model.get("threshold"), opacity: model.get("opacity"),
+    mask: sig && !model.get("show_insignificant") ? sig.values : null,
   });
   const rebuildBitmap = () => {
     const p = model.get("overlay");
     decoded = p ? decodeMap(p) : null;
+    const s = model.get("significant");
+    sig = s && decoded ? decodeMap(s) : null;
+    if (sig && !sameGrid(sig, decoded)) sig = null;
+    const q = model.get("p_value");
+    pv = q && decoded ? decodeMap(q) : null;
     bitmap = decoded ? mapBitmap(decoded, opts()) : null;
+    if (decoded) {
+      bar.update({ colormap: model.get("colormap"), divergingColormap: model.get("diverging_colormap"), lo: decoded.lo, hi: decoded.hi,
+        mode: model.get("scale"), label: model.get("quantity") || model.get("map_name") || "map value" });
+    }
+    bar.el.hidden = !decoded;
+    sigButton.hidden = !sig;
+    sigButton.classList.toggle("fw-active", !!model.get("show_insignificant"));
+    sigButton.setAttribute("aria-pressed", String(!!model.get("show_insignificant")));
+    root.dataset.significance = sig ? (model.get("show_insignificant") ? "shown" : "hidden") : "none";
   };
+  const sigButton = button("show non-significant", () => {
+    const before = !!model.get("show_insignificant");
+    model.set("show_insignificant", !before);
+    model.save_changes();
+    undo.push(traitEdit(model, "show_insignificant", before, !before, "show non-significant"));
+  }, "fw-button fw-significance");
   const currentAffine = () => {
     const box = model.get("overlay_box");
     const nat = model.get("natural_box");
@@ -108,7 +134,7 @@ export function renderOverlay({ model, el }) {
   const cmap = select("colours", colormapNames(), model.get("colormap"), (v) => { model.set("colormap", v); model.save_changes(); });
   const scale = select("scale", ["auto", "sequential", "diverging"], model.get("scale"), (v) => { model.set("scale", v); model.save_changes(); });
   const mapSel = select("map", model.get("map_names") || [], model.get("map_name"), (v) => { model.set("map_name", v); model.save_changes(); });
-  const controls = h("div", { class: "fw-controls" }, [mapSel.el, opacity.el, threshold.el, cmap.el, scale.el]);
+  const controls = h("div", { class: "fw-controls" }, [mapSel.el, opacity.el, threshold.el, cmap.el, scale.el, sigButton]);
 
   const syncControls = () => {
     opacity.input.value = String(model.get("opacity"));
@@ -139,6 +165,17 @@ export function renderOverlay({ model, el }) {
     onModel(model, "change:overlay_box", paint),
     onModel(model, "change:view_box", () => { panel.setView(model.get("view_box")); paint(); }),
     onModel(model, "change:annotations", paint),
+    listen(panel.canvas, "pointermove", (e) => {
+      const aff = currentAffine();
+      if (!decoded || !aff) return;
+      const pt = panel.toPhoto(...canvasPoint(panel.canvas, e));
+      const at = (d) => (d ? sampleMap({ ...d, affine: aff }, pt[0], pt[1]) : NaN);
+      const v = at(decoded), p = at(pv);
+      readout.textContent = `${model.get("quantity") || model.get("map_name") || "value"} ${fmtValue(v)}${pv ? ` · p ${fmtP(p)}` : ""}`;
+      root.dataset.readout = `${v},${p}`;
+    }),
+    listen(panel.canvas, "pointerleave", () => { readout.textContent = ""; }),
+    ...["significant", "p_value", "show_insignificant", "quantity"].map((k) => onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); })),
     ...["opacity", "threshold", "colormap", "diverging_colormap", "scale"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); syncControls(); })),
     ...["map_names", "map_name", "title"].map((k) => onModel(model, `change:${k}`, syncControls)),
@@ -151,7 +188,7 @@ export function renderOverlay({ model, el }) {
   };
   disposers.push(bindViewKeys(root, undo, (e, action) => annot.key(e, action)));
 
-  root.append(title, h("div", { class: "fw-stage" }, [panel.canvas]), controls, live.el, annot.el);
+  root.append(title, h("div", { class: "fw-stage" }, [panel.canvas]), h("div", { class: "fw-legend" }, [bar.el, readout]), controls, live.el, annot.el);
   el.appendChild(root);
   disposers.push(watchSize(root, relayout));
   syncControls();

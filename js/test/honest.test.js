@@ -126,3 +126,33 @@ describe("linked canonical regions on the PairView", () => {
     expect(root.dataset.outlineSegments).toBe("0");
   });
 });
+
+describe("honest display in the OverlayView", () => {
+  const ov = (extra = {}) => ({
+    _view: "overlay", photo: PNG, photo_size: [640, 640], title: "t", map_names: ["saliency"], map_name: "saliency",
+    overlay: payload([0.1, 0.2, 0.3, 0.4]), natural_box: [-0.5, -0.5, 19.5, 19.5], overlay_box: [-0.5, -0.5, 19.5, 19.5],
+    opacity: 0.6, threshold: 0, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto", quantity: "similarity drop (score units)",
+    significant: mask([0, 1, 0, 1]), p_value: payload([0.4, 0.01, 0.3, 0.002]), show_insignificant: false,
+    annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0, ...extra,
+  });
+  it("names the quantity, hides non-significant pixels and reads value and p under the pointer", () => {
+    const { root, model } = mount(ov());
+    expect(root.querySelector(".fw-colorbar-label").textContent).toBe("similarity drop (score units)");
+    expect(root.dataset.significance).toBe("hidden");
+    const canvas = root.querySelector("canvas.fw-canvas");
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: 15.5, clientY: 5.5 })); // map pixel (1, 0)
+    const [v, p] = root.dataset.readout.split(",").map(Number);
+    expect(v).toBeCloseTo(0.2, 3);
+    expect(p).toBeCloseTo(0.01, 4);
+    root.querySelector(".fw-significance").click();
+    expect(model.get("show_insignificant")).toBe(true);
+    expect(root.dataset.significance).toBe("shown");
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "z", ctrlKey: true, bubbles: true }));
+    expect(model.get("show_insignificant")).toBe(false);
+  });
+  it("without a significance map every pixel is drawn and the toggle is hidden", () => {
+    const { root } = mount(ov({ significant: null, p_value: null }));
+    expect(root.dataset.significance).toBe("none");
+    expect(root.querySelector(".fw-significance").hidden).toBe(true);
+  });
+});

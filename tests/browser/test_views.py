@@ -49,6 +49,10 @@ mesh = fw.canonical_face()
 cv = CanonicalFaceView(None, {n: (r.triangles, 0.05 * k) for k, (n, r) in enumerate(canonical_regions().items())},
                        title="linked-face").link(pv)
 cv.panel()""",
+    # 3: a canonical map projected from a real photo, drawn with its uv texture on the mesh
+    """cmap = fw.canonical.project(gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 40.0), face)
+tv = CanonicalFaceView.from_canonical_map(cmap, title="textured-face")
+tv""",
 ]
 
 
@@ -275,3 +279,39 @@ def test_a_region_selected_on_the_canonical_face_is_outlined_on_the_linked_photo
     page.keyboard.press("Control+z")
     assert _wait_kernel(nb, "cv.selected_region", lambda r: r == "") == ""
     page.wait_for_function("(r) => r.dataset.outline === ''", arg=pair.element_handle(), timeout=10_000)
+
+
+def test_the_canonical_map_texture_is_drawn_on_the_mesh_and_vertex_colours_stay_an_option(nb):
+    page = nb.page
+    root = nb.widget("textured-face")
+    canvas = root.locator("canvas.fw-canvas")
+    canvas.scroll_into_view_if_needed()
+    assert root.get_attribute("data-face-style") == "texture"
+    # share of horizontally adjacent face pixels with exactly the same colour: a map painted flat
+    # per triangle is made of constant patches; the texture varies inside every triangle
+    flatness = """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let same = 0, pairs = 0;
+      for (let i = 0; i + 4 < d.length; i += 4) {
+        if (d[i + 3] !== 255 || d[i + 7] !== 255 || (i / 4 + 1) % c.width === 0) continue;
+        pairs += 1;
+        if (d[i] === d[i + 4] && d[i + 1] === d[i + 5] && d[i + 2] === d[i + 6]) same += 1;
+      }
+      return same / pairs; }"""
+    nb.screenshot(root, "canonical-textured")
+    cb = canvas.bounding_box()
+    paints = int(root.get_attribute("data-paints"))
+    page.mouse.move(cb["x"] + 100, cb["y"] + 200)
+    page.mouse.down()
+    for k in range(1, 13):
+        page.mouse.move(cb["x"] + 100 + 6 * k, cb["y"] + 200)
+    page.mouse.up()
+    assert int(root.get_attribute("data-paints")) >= paints + 10  # one paint per move, locally
+    assert _wait_kernel(nb, "tv.yaw", lambda y: abs(y) > 20) == pytest.approx(36.0, abs=2.0)
+    nb.screenshot(root, "canonical-textured-rotated")
+    textured = canvas.evaluate(flatness)
+    root.locator(".fw-face-style").click()
+    assert _wait_kernel(nb, "tv.face_style", lambda v: v == "vertex") == "vertex"
+    page.wait_for_function("(r) => r.dataset.faceStyle === 'vertex'", arg=root.element_handle(), timeout=10_000)
+    flat = canvas.evaluate(flatness)
+    nb.screenshot(root, "canonical-vertex-colours")
+    assert textured < 0.85 * flat, (textured, flat)  # the texture resolves the map inside triangles

@@ -1,4 +1,4 @@
-"""Kernel side of the honest display (issue 12 item 3): the colour bar's quantity, p-values and
+"""Kernel side of the views of issues 12 (item 3) and 13: the colour bar's quantity, p-values and
 significance travel on the grid of the maps they qualify, and the scale options are traits."""
 
 from __future__ import annotations
@@ -110,3 +110,51 @@ def test_region_bars_use_the_faces_colour_map():
     assert cols[0] == "rgb({},{},{})".format(*table[0]) and cols[2] == "rgb({},{},{})".format(*table[255])
     assert cols[1] == "rgb({},{},{})".format(*table[128]) and cols[3] == "#bdbdbd"
     assert region_bar_colours([-1.0, 1.0], "viridis", "rdbu", "auto")[0] == "rgb({},{},{})".format(*lut("rdbu")[0])
+
+
+# --- the canonical map's uv texture (issue 13 item 7) ------------------------------------------
+
+def test_the_canonical_view_sends_the_maps_uv_texture(sample_images, sample_faces):
+    import facewidget as fw
+    from facewidget.canonical.atlas import uv_atlas
+    from facewidget.widgets import CanonicalFaceView
+    from tests.widget_data import NOSE_TIP, gaussian
+
+    img, face = sample_images["obama"], sample_faces["obama"][0]
+    cmap = fw.canonical.project(gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 40.0), face)
+    view = CanonicalFaceView.from_canonical_map(cmap)
+    assert view.face_style == "texture"
+    r = cmap.resolution
+    assert view.texture["shape"] == [r, r] and view.texture["dtype"] == "float16"
+    np.testing.assert_allclose(np.frombuffer(view.uv, "<f4").reshape(-1, 2), fw.canonical_face().uv, atol=1e-7)
+    sent = decode_payload(view.texture)
+    inside = uv_atlas(r).inside
+    # inside the mesh: the map, NaN where the photo did not show the face
+    seen = inside & cmap.valid
+    np.testing.assert_allclose(sent[seen], cmap.texture[seen], rtol=2e-3, atol=1e-3 * np.nanmax(cmap.texture))
+    assert np.isnan(sent[inside & ~cmap.valid]).all()
+    # outside the mesh: a copy of the nearest inside texel (no seams when drawn per triangle)
+    from scipy import ndimage
+
+    _d, (rows, cols) = ndimage.distance_transform_edt(~inside, return_indices=True)
+    np.testing.assert_array_equal(sent[~inside], sent[rows[~inside], cols[~inside]])
+    assert inside[rows[~inside], cols[~inside]].all()
+
+
+def test_a_texture_that_is_not_square_is_a_named_error():
+    from facewidget.widgets import CanonicalFaceView
+
+    with pytest.raises(FacewidgetError, match="square"):
+        CanonicalFaceView(texture=np.zeros((4, 8), np.float32))
+
+
+def test_overlay_of_an_explained_face_sends_its_significance_not_as_a_map(pair):
+    from facewidget.widgets import OverlayView
+
+    view = OverlayView.from_explained(pair.a, name="similar")
+    assert "p_value" not in view.map_names and "significant" not in view.map_names
+    assert view.significant["shape"] == view.overlay["shape"] and view.significant["affine"] == view.overlay["affine"]
+    np.testing.assert_array_equal(decode_payload(view.significant), pair.a.maps["significant"])
+    np.testing.assert_allclose(decode_payload(view.p_value), pair.a.maps["p_value"], rtol=2e-3, atol=1e-6)
+    view.set_map(np.ones((10, 10), np.float32), affine=[[1, 0, 0], [0, 1, 0]], name="other")
+    assert view.significant is None and view.p_value is None  # a new map has no known p-values
