@@ -315,3 +315,28 @@ def test_the_canonical_map_texture_is_drawn_on_the_mesh_and_vertex_colours_stay_
     flat = canvas.evaluate(flatness)
     nb.screenshot(root, "canonical-vertex-colours")
     assert textured < 0.85 * flat, (textured, flat)  # the texture resolves the map inside triangles
+
+
+@pytest.mark.parametrize("title", ["honest-pair", "responsive-view", "textured-face"])
+def test_every_control_of_a_view_is_reached_with_tab_and_has_a_name(nb, title):
+    page = nb.page
+    root = nb.widget(title)
+    root.scroll_into_view_if_needed()
+    controls = root.evaluate("""(r) => [...r.querySelectorAll('button, input, select, [tabindex]')]
+        .filter((e) => e.offsetParent !== null && !e.disabled && e.tabIndex >= 0).length""")
+    root.evaluate("""(r) => [...r.querySelectorAll('button, input, select, [tabindex]')]
+        .find((e) => e.offsetParent !== null && !e.disabled && e.tabIndex >= 0).focus()""")
+    seen, names = set(), []
+    for _ in range(controls + 5):
+        info = page.evaluate("""(r) => { const e = document.activeElement; if (!r.contains(e)) return null;
+            const all = [...r.querySelectorAll('button, input, select, [tabindex]')];
+            const label = e.closest('label');
+            return [all.indexOf(e), e.getAttribute('aria-label') || (label && label.textContent.trim()) || e.textContent.trim()]; }""",
+                             root.element_handle())
+        if info is None:
+            break
+        seen.add(info[0])
+        names.append(info[1])
+        page.keyboard.press("Tab")
+    assert len(seen) == controls, (len(seen), controls, sorted(seen))
+    assert all(names), names
