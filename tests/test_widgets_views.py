@@ -158,3 +158,17 @@ def test_overlay_of_an_explained_face_sends_its_significance_not_as_a_map(pair):
     np.testing.assert_allclose(decode_payload(view.p_value), pair.a.maps["p_value"], rtol=2e-3, atol=1e-6)
     view.set_map(np.ones((10, 10), np.float32), affine=[[1, 0, 0], [0, 1, 0]], name="other")
     assert view.significant is None and view.p_value is None  # a new map has no known p-values
+
+
+def test_the_static_picture_is_as_honest_as_the_live_view(pair):
+    view = PairView(pair, map_threshold=0.0, opacity=1.0)
+    hidden = view.render_png()
+    view.show_insignificant = True
+    shown = view.render_png()
+    # the significant pixels (strongest similar values) look the same; only non-significant ones appear
+    assert (hidden != shown).any()
+    view.show_insignificant = False
+    shared = view.render_png()
+    view.shared_scale = False
+    own = view.render_png()
+    assert (shared != own).any()  # face B's map drawn against the pair's range vs its own maximum

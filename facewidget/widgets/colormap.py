@@ -60,11 +60,15 @@ def resolve_mode(mode: str, lo: float) -> str:
     return mode
 
 
-def scale_values(values: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
-    """Map values to colour-map positions ``t`` in [0, 1] and strengths in [0, 1]; returns (t, strength, mode)."""
+def scale_values(values: np.ndarray, mode: str = "auto", value_range=None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Map values to colour-map positions ``t`` in [0, 1] and strengths in [0, 1]; returns (t, strength, mode).
+    ``value_range`` = (lo, hi): scale against a range shared with other maps instead of this map's own."""
     v = np.asarray(values, dtype=np.float64)
     finite = v[np.isfinite(v)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if value_range is not None:
+        lo, hi = float(value_range[0]), float(value_range[1])
+    else:
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     mode = resolve_mode(mode, lo)
     if mode == "diverging":
         m = max(abs(lo), abs(hi))
@@ -79,14 +83,18 @@ def scale_values(values: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, np
 
 
 def colorize(values: np.ndarray, colormap: str = "inferno", diverging_colormap: str = "rdbu",
-             mode: str = "auto", threshold: float = 0.0, opacity: float = 1.0) -> np.ndarray:
-    """RGBA uint8 (..., 4) image of ``values``: colour from the scaled value, alpha = opacity where shown."""
-    t, strength, mode = scale_values(values, mode)
+             mode: str = "auto", threshold: float = 0.0, opacity: float = 1.0, *, value_range=None,
+             mask=None) -> np.ndarray:
+    """RGBA uint8 (..., 4) image of ``values``: colour from the scaled value, alpha = opacity where shown.
+    ``mask`` (same shape, optional): pixels where it is < 0.5 (e.g. not significant) are transparent."""
+    t, strength, mode = scale_values(values, mode, value_range)
     table = lut(diverging_colormap if mode == "diverging" else colormap)
     idx = np.clip(np.rint(np.nan_to_num(t) * 255), 0, 255).astype(np.intp)
     strength = np.nan_to_num(strength, nan=0.0)  # NaN = no data: transparent
     rgba = np.empty(t.shape + (4,), dtype=np.uint8)
     rgba[..., :3] = table[idx]
     shown = (strength >= threshold) & (strength > 0)
+    if mask is not None:
+        shown &= np.asarray(mask) >= 0.5
     rgba[..., 3] = np.where(shown, int(round(np.clip(opacity, 0, 1) * 255)), 0)
     return rgba

@@ -346,6 +346,15 @@ class PairView(FaceWidget):
         if not self._images:
             return np.full((64, 64, 3), 255, np.uint8)
         kinds = [self.mode] if self.layout == "toggle" else ["similar", "dissimilar"]
+        # as the front end: one range shared by the pair's maps, non-significant pixels hidden
+        shared = None
+        if self.shared_scale:
+            pool = ["difference"] if self.mode == "difference" and self.layout == "toggle" else list(MAP_KINDS)
+            vals = [mv[0] for s in SIDES for k in pool if (mv := self._map_values(s, k)) is not None]
+            finite = [v[np.isfinite(v)] for v in vals]
+            finite = [f for f in finite if f.size]
+            if finite:
+                shared = (min(float(f.min()) for f in finite), max(float(f.max()) for f in finite))
         tiles = []
         for side in SIDES:
             for kind in kinds:
@@ -353,8 +362,13 @@ class PairView(FaceWidget):
                 mv = self._map_values(side, kind)
                 if mv is not None:
                     values, aff, scale = mv
+                    sig = self.maps.get(side, {}).get("significant")
+                    mask = None
+                    if sig is not None and not self.show_insignificant and sig["shape"] == list(values.shape):
+                        mask = decode_payload(sig)
                     img = overlay_on_photo(img, values, np.asarray(aff).reshape(2, 3), colormap=self.colormap,
                                            diverging_colormap=self.diverging_colormap, scale=scale,
-                                           threshold=self.map_threshold, opacity=self.opacity)
+                                           threshold=self.map_threshold, opacity=self.opacity,
+                                           value_range=shared, mask=mask)
                 tiles.append(crop_view(img, getattr(self, f"view_box_{side}")))
         return side_by_side(tiles)

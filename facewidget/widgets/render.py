@@ -20,9 +20,10 @@ UNSEEN = 200.0
 
 
 def overlay_on_photo(photo: np.ndarray, values: np.ndarray, affine, *, colormap="inferno",
-                     diverging_colormap="rdbu", scale="auto", threshold=0.0, opacity=0.6) -> np.ndarray:
+                     diverging_colormap="rdbu", scale="auto", threshold=0.0, opacity=0.6, value_range=None,
+                     mask=None) -> np.ndarray:
     """RGB uint8 photo with ``values`` (map pixel grid placed by ``affine`` map→photo) blended on top."""
-    rgba = colorize(values, colormap, diverging_colormap, scale, threshold, opacity)
+    rgba = colorize(values, colormap, diverging_colormap, scale, threshold, opacity, value_range=value_range, mask=mask)
     h, w = photo.shape[:2]
     inv = invert_affine(affine)  # photo pixel centre → map pixel centre
     # PIL samples output pixel (x, y) at its centre (x + 0.5, y + 0.5) in edge coordinates
