@@ -172,3 +172,19 @@ def test_the_static_picture_is_as_honest_as_the_live_view(pair):
     view.shared_scale = False
     own = view.render_png()
     assert (shared != own).any()  # face B's map drawn against the pair's range vs its own maximum
+
+
+def test_an_overlay_view_with_its_face_is_linked_too(pair):
+    from facewidget.canonical.regions import region
+    from facewidget.widgets import CanonicalFaceView, OverlayView
+
+    view = OverlayView.from_explained(pair.a, name="similar")  # knows its face
+    assert "left_eye" in view.region_names and len(view.landmarks) == 478 * 3 * 4
+    face_view = CanonicalFaceView(None, {"upper_lip": (region("upper_lip").triangles, 0.3)}).link(view)
+    face_view.selected_region = "upper_lip"
+    seg = np.frombuffer(view.region_outline["photo"], dtype="<f4").reshape(-1, 4)
+    np.testing.assert_allclose(seg, pair.a.face.landmarks[:, :2][region("upper_lip").outline].reshape(-1, 4), atol=1e-3)
+    plain = OverlayView(pair.a.image)  # no face: nothing to outline, and no error
+    CanonicalFaceView(None, {"upper_lip": (region("upper_lip").triangles, 0.3)}, selected_region="").link(plain)
+    plain.show_region("upper_lip", region("upper_lip").triangles)
+    assert plain.region_outline == {}

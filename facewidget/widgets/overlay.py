@@ -11,6 +11,7 @@ from ..errors import ShapeError
 from .base import FaceWidget
 from .colormap import SCALE_MODES, colormap_names
 from .encode import (affine_box, box_affine, check_map, check_photo, compose_affine, crop_photo_map, crop_view,
+                     float32_bytes, uint16_bytes,
                      decode_payload, face_view_box, invert_affine, map_payload, png_bytes)
 from .render import overlay_on_photo
 
@@ -61,10 +62,19 @@ class OverlayView(FaceWidget):
     p_value = t.Dict(allow_none=True, default_value=None).tag(sync=True)
     #: False: pixels that are not significant are transparent (when ``significant`` is known)
     show_insignificant = t.Bool(False).tag(sync=True)
+    #: the face's mesh (float32 (478, 3) landmarks, uint16 canonical triangles) and the canonical
+    #: regions on it: hovering names the region, a linked CanonicalFaceView's selection is
+    #: outlined ({"name": str, "photo": float32 (K, 4) segments}); see facewidget.widgets.regions
+    landmarks = t.Bytes(b"").tag(sync=True)
+    triangles = t.Bytes(b"").tag(sync=True)
+    region_names = t.List(t.Unicode()).tag(sync=True)
+    triangle_regions = t.Bytes(b"").tag(sync=True)
+    region_outline = t.Dict().tag(sync=True)
 
     def __init__(self, image: Any = None, values: Any = None, *, affine: Any = None, encoding: str = "float16",
-                 **kwargs):
+                 face: Any = None, **kwargs):
         super().__init__(**kwargs)
+        self._face = None
         self._encoding = encoding
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._image: np.ndarray | None = None
@@ -75,6 +85,49 @@ class OverlayView(FaceWidget):
             self.set_photo(image)
         if values is not None:
             self.set_map(values, affine=affine)
+        if face is not None:
+            self.set_face(face)
+
+    # --- canonical regions -------------------------------------------------------------------
+    def set_face(self, face) -> None:
+        """The face in the photo (a :class:`~facewidget.faces.Face` with 478 landmarks): hovering
+        names canonical regions and :meth:`CanonicalFaceView.link` can outline them."""
+        from ..canonical import canonical_face
+        from .regions import default_regions
+
+        lm = np.asarray(face.landmarks, np.float32)
+        if lm.ndim != 2 or lm.shape[0] < 468 or lm.shape[1] < 2:
+            raise ShapeError(f"face landmarks must be (478, 3); got {lm.shape}")
+        self._face = face
+        self._mesh_triangles = np.asarray(canonical_face().triangles)
+        with self.hold_sync():
+            self.landmarks = float32_bytes(lm[:, :3] if lm.shape[1] >= 3 else np.pad(lm, ((0, 0), (0, 1))))
+            self.triangles = uint16_bytes(self._mesh_triangles)
+            if not self.region_names:
+                self.set_regions(default_regions())
+
+    def set_regions(self, regions) -> None:
+        """Name hovered points by these canonical regions: ``[(name, triangle indices)]``."""
+        from ..canonical import canonical_face
+        from .regions import triangle_labels_bytes
+
+        self.region_names, self.triangle_regions = triangle_labels_bytes(len(canonical_face().triangles), list(regions))
+
+    def show_region(self, name: str, triangles=None) -> None:
+        """Outline a canonical region (its ``triangles``) on the photo through the face's mesh;
+        ``show_region("")`` clears it (needs :meth:`set_face`)."""
+        from .regions import outline_edges, outline_segments
+
+        if not name or self._face is None:
+            self.region_outline = {}
+            return
+        if triangles is None:
+            if name not in self.region_names:
+                raise ShapeError(f"no region named {name!r}; regions: {self.region_names}")
+            labels = np.frombuffer(self.triangle_regions, dtype="<i2")
+            triangles = np.flatnonzero(labels == self.region_names.index(name))
+        edges = outline_edges(self._mesh_triangles, triangles)
+        self.region_outline = {"name": name, "photo": outline_segments(self._face.landmarks, edges)}
 
     # --- content ---------------------------------------------------------------------------
     @classmethod
@@ -104,7 +157,7 @@ class OverlayView(FaceWidget):
         if not face.maps:
             raise ShapeError("the explained face has no maps")
         self.set_photo(face.image)
-        self._face = face.face
+        self.set_face(face.face)
         self.view_box = face_view_box(face.face, face.image.shape)
         self._chip_affine = invert_affine(face.transform)
         from .pair import SIGNIFICANCE_KINDS, map_quantity

@@ -1,11 +1,11 @@
 // OverlayView: photo + draggable / resizable map overlay, colour controls, annotations, live runs.
 import { photoAnnotator } from "./annotate.js";
-import { decodeMap } from "./buffers.js";
+import { decodeMap, float32Array, uint16Array } from "./buffers.js";
 import { colorBar, fmtP, fmtValue } from "./colorbar.js";
 import { colormapNames } from "./colormap.js";
 import { sameGrid, sampleMap } from "./pair.js";
 import { button, canvasPoint, h, listen, onModel, select, slider } from "./dom.js";
-import { boxAffine, composeAffine, inBox, moveBox, resizeBox } from "./geometry.js";
+import { boxAffine, composeAffine, findTriangle, inBox, moveBox, resizeBox } from "./geometry.js";
 import { trackDrags } from "./gesture.js";
 import { contentWidth, watchSize } from "./layout.js";
 import { liveControls } from "./live.js";
@@ -36,6 +36,24 @@ export function renderOverlay({ model, el }) {
   const live = liveControls(model, root);
   disposers.push(annot.dispose, live.dispose);
 
+  // canonical regions on this face: names under the pointer, a linked view's selection outlined
+  let lm = null, tris = null, triRegion = null, outline = null;
+  const decodeRegions = () => {
+    const l = model.get("landmarks"), t = model.get("triangles"), r = model.get("triangle_regions");
+    lm = l && l.byteLength ? float32Array(l) : null;
+    tris = t && t.byteLength ? uint16Array(t) : null;
+    triRegion = r && r.byteLength ? Int16Array.from(uint16Array(r), (v) => (v > 32767 ? v - 65536 : v)) : null;
+    const o = model.get("region_outline") || {};
+    outline = o.photo && o.photo.byteLength ? float32Array(o.photo) : null;
+    root.dataset.outline = o.name || "";
+    root.dataset.outlineSegments = String(outline ? outline.length / 4 : 0);
+  };
+  const regionAt = (x, y) => {
+    if (!lm || !tris || !triRegion) return "";
+    const hit = findTriangle(lm, tris, x, y);
+    const k = hit ? triRegion[hit.index] : -1;
+    return k >= 0 ? (model.get("region_names") || [])[k] || "" : "";
+  };
   const bar = colorBar();
   const readout = h("div", { class: "fw-readout", attrs: { "aria-live": "polite" } });
   let sig = null, pv = null;
@@ -93,6 +111,21 @@ export function renderOverlay({ model, el }) {
       ctx.fillStyle = "rgba(255,255,255,0.9)";
       const hs = HANDLE * panel.ratio;
       ctx.fillRect(x1 - hs, y1 - hs, hs, hs);
+    }
+    if (ctx && outline) {
+      ctx.save();
+      ctx.lineCap = "round";
+      for (const [colour, width] of [["rgba(0,0,0,0.7)", 4], ["#ffffff", 2]]) {
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = width * panel.ratio;
+        ctx.beginPath();
+        for (let i = 0; i < outline.length; i += 4) {
+          ctx.moveTo(...panel.toCanvas(outline[i], outline[i + 1]));
+          ctx.lineTo(...panel.toCanvas(outline[i + 2], outline[i + 3]));
+        }
+        ctx.stroke();
+      }
+      ctx.restore();
     }
     if (ctx) annot.draw(ctx, panel.toCanvas, panel.scale, panel.ratio);
     if (ok) {
@@ -166,15 +199,18 @@ export function renderOverlay({ model, el }) {
     onModel(model, "change:view_box", () => { panel.setView(model.get("view_box")); paint(); }),
     onModel(model, "change:annotations", paint),
     listen(panel.canvas, "pointermove", (e) => {
-      const aff = currentAffine();
-      if (!decoded || !aff) return;
       const pt = panel.toPhoto(...canvasPoint(panel.canvas, e));
+      const region = regionAt(pt[0], pt[1]);
+      root.dataset.hoverRegion = region;
+      const aff = currentAffine();
+      if (!decoded || !aff) { readout.textContent = region; return; }
       const at = (d) => (d ? sampleMap({ ...d, affine: aff }, pt[0], pt[1]) : NaN);
       const v = at(decoded), p = at(pv);
-      readout.textContent = `${model.get("quantity") || model.get("map_name") || "value"} ${fmtValue(v)}${pv ? ` · p ${fmtP(p)}` : ""}`;
+      readout.textContent = `${region ? `${region} · ` : ""}${model.get("quantity") || model.get("map_name") || "value"} ${fmtValue(v)}${pv ? ` · p ${fmtP(p)}` : ""}`;
       root.dataset.readout = `${v},${p}`;
     }),
     listen(panel.canvas, "pointerleave", () => { readout.textContent = ""; }),
+    ...["landmarks", "triangles", "triangle_regions", "region_names", "region_outline"].map((k) => onModel(model, `change:${k}`, () => { decodeRegions(); paint(); })),
     ...["significant", "p_value", "show_insignificant", "quantity"].map((k) => onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); })),
     ...["opacity", "threshold", "colormap", "diverging_colormap", "scale"].map((k) =>
       onModel(model, `change:${k}`, () => { rebuildBitmap(); paint(); syncControls(); })),
@@ -192,6 +228,7 @@ export function renderOverlay({ model, el }) {
   el.appendChild(root);
   disposers.push(watchSize(root, relayout));
   syncControls();
+  decodeRegions();
   rebuildBitmap();
   loadPhoto();
   return () => {

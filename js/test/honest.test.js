@@ -156,3 +156,28 @@ describe("honest display in the OverlayView", () => {
     expect(root.querySelector(".fw-significance").hidden).toBe(true);
   });
 });
+
+describe("canonical regions on the OverlayView", () => {
+  it("names the region under the pointer and draws a linked outline", () => {
+    const lm = [0, 0, 0, 600, 0, 0, 0, 600, 0, 600, 600, 0];
+    const model = fakeModel({
+      _view: "overlay", photo: PNG, photo_size: [640, 640], title: "t", map_names: [], map_name: "", overlay: null,
+      natural_box: [], overlay_box: [], opacity: 0.6, threshold: 0, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto",
+      landmarks: float32Bytes(lm), triangles: uint16Bytes([0, 1, 2, 1, 3, 2]), region_names: ["chin", "nose"],
+      triangle_regions: new DataView(new Int16Array([-1, 1]).buffer), region_outline: {},
+      annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
+    });
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    cleanups.push(widget.render({ model, el }));
+    const root = el.querySelector(".fw-root");
+    const canvas = root.querySelector("canvas.fw-canvas");
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: 500.5, clientY: 500.5 }));
+    expect(root.dataset.hoverRegion).toBe("nose");
+    expect(root.querySelector(".fw-readout").textContent).toBe("nose");
+    expect(root.dataset.outline).toBe("");
+    model.remote("region_outline", { name: "nose", photo: float32Bytes([600, 0, 600, 600, 600, 600, 0, 600]) });
+    expect(root.dataset.outline).toBe("nose");
+    expect(root.dataset.outlineSegments).toBe("2");
+  });
+});

@@ -19,7 +19,7 @@ from facewidget.widgets import OverlayView, PairView
 from tests.widget_data import *
 img = fw.data.sample("obama"); face = fw.detect_face(img)
 m = gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 25.0); m[m < 1e-3] = 0
-ov = OverlayView(img, m, title="responsive-view")
+ov = OverlayView(img, m, face=face, title="responsive-view")
 changes = []
 ov.observe(lambda c: changes.append(c["name"]))
 ov""",
@@ -47,7 +47,7 @@ pv""",
 from facewidget.canonical.regions import regions as canonical_regions
 mesh = fw.canonical_face()
 cv = CanonicalFaceView(None, {n: (r.triangles, 0.05 * k) for k, (n, r) in enumerate(canonical_regions().items())},
-                       title="linked-face").link(pv)
+                       title="linked-face").link(pv, ov)
 cv.panel()""",
     # 3: a canonical map projected from a real photo, drawn with its uv texture on the mesh
     """cmap = fw.canonical.project(gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 40.0), face)
@@ -257,6 +257,9 @@ def test_a_region_selected_on_the_canonical_face_is_outlined_on_the_linked_photo
     cb = canvas.bounding_box()
     page.mouse.click(cb["x"] + 1 + w / 2 + c[1, 0] * s, cb["y"] + 1 + h / 2 - c[1, 1] * s)
     assert _wait_kernel(nb, "cv.selected_region", lambda r: r == "nose") == "nose"
+    overlay = nb.widget("responsive-view")  # every linked photo view shows it
+    page.wait_for_function("(r) => r.dataset.outline === 'nose' && Number(r.dataset.outlineSegments) > 10",
+                           arg=overlay.element_handle(), timeout=10_000)
     pair = nb.widget("honest-pair")
     page.wait_for_function("(r) => r.dataset.outline === 'nose' && Number(r.dataset.outlineSegments) > 10",
                            arg=pair.element_handle(), timeout=10_000)
