@@ -84,3 +84,23 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def region_share(saliency: np.ndarray, inside: np.ndarray) -> float:
+    """The share of a map's total mass that lies in ``inside`` (a bool mask of the same shape).
+
+    Fails (AssertionError) on a map with no positive mass: ``0 >= 0.8 · 0`` would otherwise let
+    an all-zero map pass every localisation check. ``saliency`` must be non-negative (pass
+    ``np.abs(signed)`` for a signed map)."""
+    saliency = np.asarray(saliency, dtype=np.float64)
+    assert saliency.shape == inside.shape, (saliency.shape, inside.shape)
+    assert np.isfinite(saliency).all() and (saliency >= 0).all(), "a mass share needs a finite, non-negative map"
+    total = saliency.sum()
+    assert total > 0, f"the map has no positive mass (sum {total})"
+    return float(saliency[inside].sum() / total)
+
+
+def assert_mass_in_region(saliency: np.ndarray, inside: np.ndarray, share: float = 0.8, label=None) -> None:
+    """At least ``share`` of a map's positive total mass lies in ``inside`` (see :func:`region_share`)."""
+    got = region_share(saliency, inside)
+    assert got >= share, (label, f"{got:.3f} of the mass inside, need {share}")

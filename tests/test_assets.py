@@ -52,15 +52,21 @@ def test_wrong_hash_is_refused_and_never_cached(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.task"))
 
 
-def test_environment_variable_path_is_used():
-    real = LANDMARKER.path()
-    import os
+def test_environment_variable_path_is_used(tmp_path, monkeypatch):
+    """A verified copy of the model somewhere else, named by FACEWIDGET_LANDMARKER, with an empty
+    cache and downloads off: only the environment variable can lead to it."""
+    import shutil
 
-    os.environ["FACEWIDGET_LANDMARKER"] = str(real)
-    try:
-        assert LANDMARKER.path() == real
-    finally:
-        del os.environ["FACEWIDGET_LANDMARKER"]
+    mine = tmp_path / "my models" / "landmarker.task"
+    mine.parent.mkdir()
+    shutil.copyfile(LANDMARKER.path(), mine)
+    monkeypatch.setenv("FACEWIDGET_CACHE", str(tmp_path / "empty cache"))
+    monkeypatch.delenv("FACEWIDGET_LANDMARKER", raising=False)
+    with pytest.raises(fw.AssetUnavailableError, match="FACEWIDGET_LANDMARKER"):
+        LANDMARKER.path(download=False)  # without the variable there is nothing to find
+    monkeypatch.setenv("FACEWIDGET_LANDMARKER", str(mine))
+    assert LANDMARKER.path(download=False) == mine
+    assert not (tmp_path / "empty cache").exists() or not any((tmp_path / "empty cache").rglob("*.task"))
 
 
 def test_corrupt_cache_entry_is_replaced(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import facewidget as fw
-from .explain_helpers import one_thread, photometric_copy, to_onnx
+from .explain_helpers import assert_mass_in_region, one_thread, photometric_copy, to_onnx
 from facewidget.evaluate import region_mask, synthetic_model
 from facewidget.models import FaceModel
 
@@ -50,8 +50,24 @@ def test_similar_mass_lies_in_the_evidence_quadrant(variant, genuine_pair):
     for ef in (res.a, res.b):
         similar = ef.maps["similar"]
         assert similar.shape == (size, size) and similar.dtype == np.float32 and (similar >= 0).all()
-        assert similar[inside].sum() >= 0.8 * similar.sum(), (variant, similar[inside].sum() / similar.sum())
+        assert_mass_in_region(similar, inside, 0.8, variant)  # positive mass, 80 % of it inside
         assert (ef.maps["dissimilar"] >= 0).all()
+
+
+def test_the_localisation_check_fails_a_zero_map_and_a_random_map():
+    """The check the localisation tests share must fail a map that is zero everywhere (0 ≥ 0.8·0
+    would pass it) and a map with no notion of the region (uniform noise: ~¼ of its mass in a
+    quadrant), and pass the oracle map."""
+    inside = region_mask((64, 64), "bottom-right").numpy().astype(bool)
+    with pytest.raises(AssertionError, match="no positive mass"):
+        assert_mass_in_region(np.zeros((64, 64), np.float32), inside)
+    for seed in range(5):
+        noise = np.random.default_rng(seed).random((64, 64)).astype(np.float32)
+        with pytest.raises(AssertionError, match="of the mass inside"):
+            assert_mass_in_region(noise, inside)
+    with pytest.raises(AssertionError):
+        assert_mass_in_region(-inside.astype(np.float32), inside)  # all mass negative: not a map
+    assert_mass_in_region(inside + 0.01 * np.random.default_rng(0).random((64, 64)), inside)
 
 
 @pytest.mark.parametrize("method,params", [("corrrise", dict(n=500)), ("corrrise", dict(n=500, correlation="spearman")),
@@ -123,7 +139,7 @@ def test_class_targets_find_the_evidence(target, genuine_pair):
     exp = fw.explain(img, model, target=target, method="occlusion", face=face)
     sal = np.abs(exp.face.maps["saliency"])
     inside = region_mask((64, 64), "top-left").numpy().astype(bool)
-    assert sal[inside].sum() >= 0.8 * sal.sum()
+    assert_mass_in_region(sal, inside, 0.8, target)
     assert exp.manifest["kind"] == "single" and exp.manifest["target"]["kind"] in ("class", "probability", "callable")
 
 
@@ -144,7 +160,7 @@ def test_black_box_methods_run_on_an_onnx_model_and_gradient_methods_refuse(genu
     a = fw.explain_pair(img_a, img_b, onnx_model, method="corrrise", faces=(face, face), n=200)
     b = fw.explain_pair(img_a, img_b, torch_model, method="corrrise", faces=(face, face), n=200)
     np.testing.assert_allclose(a.a.maps["similar"], b.a.maps["similar"], atol=2e-3)
-    assert a.a.maps["similar"][inside].sum() >= 0.8 * a.a.maps["similar"].sum()
+    assert_mass_in_region(a.a.maps["similar"], inside, 0.8, "onnx")
     assert a.manifest["model"]["differentiable"] is False and a.manifest["black_box"] is True
     fw.explain_pair(img_a, img_b, onnx_model, method="occlusion", faces=(face, face))
     fw.explain_pair(img_a, img_b, onnx_model, method="rise", faces=(face, face), n=64)
@@ -180,6 +196,8 @@ def test_xssab_positive_negative_combined(genuine_pair, sample_images, sample_fa
     for ef in (res.a, res.b):
         np.testing.assert_allclose(ef.maps["combined"], ef.maps["similar"] - ef.maps["dissimilar"], atol=1e-6)
         assert (ef.maps["similar"] >= 0).all() and (ef.maps["dissimilar"] >= 0).all()
+        # an impostor pair with some agreeing dimensions has evidence both ways: neither map is empty
+        assert ef.maps["similar"].sum() > 0 and ef.maps["dissimilar"].sum() > 0
     split = res.manifest["params"]["split"]
     assert 0 < split[0]["agreeing_dims"] < split[0]["dims"] and split[0]["threshold_from"] == "model"
 
@@ -203,7 +221,8 @@ def test_result_contract_and_manifest(genuine_pair):
     assert m["model"]["name"] == "synthetic-grid" and len(m["model"]["weights_sha256"]) == 64
     assert set(m["versions"]) >= {"facewidget", "torch", "numpy", "mediapipe"}
     assert m["versions"]["torch"] and m["versions"]["numpy"]
-    assert m["timings"]["method"]["forward_s"] > 0 and m["timings"]["total_s"] >= m["timings"]["method"]["total_s"]
+    # timings are recorded per phase (their values depend on the machine: no assert on them)
+    assert {"prepare_s", "total_s", "method"} <= set(m["timings"]) and "forward_s" in m["timings"]["method"]
     assert m["done"] == m["total"] == 64 and m["cancelled"] is False
     import json
 

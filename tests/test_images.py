@@ -59,12 +59,45 @@ def test_array_dtypes_and_layouts(small):
     assert (fw.load_image(transparent) == 255).all()  # alpha composited onto white
 
 
-def test_exif_orientation_is_applied(small):
-    # Orientation 6: the stored pixels must be rotated 90° clockwise for display.
+# How a viewer shows stored pixels for each EXIF orientation (EXIF 2.32, tag 0x0112: where the stored
+# row 0 / column 0 go), written with numpy from the standard, not with Pillow's table.
+EXIF_DISPLAY = {
+    1: lambda a: a,  # row 0 top, column 0 left
+    2: lambda a: a[:, ::-1],  # row 0 top, column 0 right: mirrored
+    3: lambda a: a[::-1, ::-1],  # row 0 bottom, column 0 right: 180°
+    4: lambda a: a[::-1],  # row 0 bottom, column 0 left: flipped
+    5: lambda a: a.transpose(1, 0, 2),  # row 0 left, column 0 top: transposed
+    6: lambda a: np.rot90(a, -1),  # row 0 right, column 0 top: 90° clockwise
+    7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],  # row 0 right, column 0 bottom: transverse
+    8: lambda a: np.rot90(a, 1),  # row 0 left, column 0 bottom: 90° anticlockwise
+}
+
+
+def _blocks(h_blocks: int, w_blocks: int, block: int = 8, seed: int = 3) -> np.ndarray:
+    """An asymmetric picture of flat 8×8 colour blocks (JPEG keeps flat blocks nearly exact)."""
+    colours = np.random.default_rng(seed).integers(0, 256, size=(h_blocks, w_blocks, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(colours, block, 0), block, 1)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation):
+    """Each of the 8 EXIF orientations gives the picture a viewer would show, pixel by pixel; the
+    picture (3×5 random colour blocks) differs from every other orientation of itself, so a wrong
+    rotation or a missing mirror fails."""
+    stored = _blocks(3, 5)
     exif = Image.Exif()
-    exif[0x0112] = 6
-    data = _jpeg_bytes(np.zeros((20, 40, 3), np.uint8), exif=exif.tobytes())
-    assert fw.load_image(data).shape == (40, 20, 3)
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, format="JPEG", quality=95, subsampling=0, exif=exif.tobytes())
+    out = fw.load_image(buf.getvalue())
+    expected = EXIF_DISPLAY[orientation](stored)
+    assert out.shape == expected.shape
+    error = np.abs(out.astype(int) - expected.astype(int))
+    assert error.max() <= 4, (error.mean(), error.max())  # flat 8×8 blocks at quality 95: JPEG error ~1
+    for other, show in EXIF_DISPLAY.items():  # the picture tells every orientation apart
+        wrong = show(stored)
+        if other != orientation and wrong.shape == out.shape:
+            assert np.abs(out.astype(int) - wrong.astype(int)).mean() > 20, other
 
 
 def test_16bit_png(tmp_path):

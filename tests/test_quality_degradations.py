@@ -15,6 +15,10 @@ def obama(sample_images, sample_faces):
     return sample_images["obama"], sample_faces["obama"][0]
 
 
+def _change(a, b) -> float:
+    return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+
 @pytest.mark.parametrize("kind", ["blur", "noise", "jpeg", "low_light", "occlusion", "downscale", "rotate"])
 def test_each_degradation_is_seeded_and_changes_the_photo(obama, kind):
     img, face = obama
@@ -23,9 +27,41 @@ def test_each_degradation_is_seeded_and_changes_the_photo(obama, kind):
     np.testing.assert_array_equal(a, b)
     assert pa == pb and pa["kind"] == kind and pa["severity"] == 0.9
     assert a.dtype == np.uint8 and a.shape == img.shape
-    assert np.abs(a.astype(int) - img.astype(int)).mean() > 1.0
-    same, _ = degrade(img, kind, 0.0, rng=7, face=face) if kind not in ("occlusion", "jpeg") else (img, None)
-    assert np.abs(same.astype(int) - img.astype(int)).mean() < 1.0
+    # severity sets the strength: nothing (or next to nothing) at 0, more at 0.2, most at 0.9
+    none, _ = degrade(img, kind, 0.0, rng=7, face=face)
+    mild, _ = degrade(img, kind, 0.2, rng=7, face=face)
+    assert _change(none, img) < 1.5 and _change(a, img) > 1.0
+    assert _change(none, img) < _change(mild, img) < _change(a, img), kind
+    if kind not in ("jpeg", "occlusion"):
+        np.testing.assert_array_equal(none, img)  # 0 = untouched (jpeg re-encodes, occlusion keeps one patch)
+
+
+def test_jpeg_and_occlusion_do_what_their_parameters_say(obama):
+    """jpeg: the photo re-encoded at the recorded quality (95 − 90·s); occlusion: 1 + round(3·s)
+    patches of side (0.15 + 0.25·s)·face width, each a flat colour, and every other pixel untouched."""
+    import io
+
+    from PIL import Image
+
+    img, face = obama
+    for severity in (0.0, 0.5, 1.0):
+        out, p = degrade(img, "jpeg", severity, rng=7, face=face)
+        assert p["quality"] == round(95 - 90 * severity)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=p["quality"])
+        np.testing.assert_array_equal(out, np.asarray(Image.open(buf).convert("RGB")))
+        out, p = degrade(img, "occlusion", severity, rng=7, face=face)
+        patches = p["patches"]
+        assert len(patches) == 1 + round(3 * severity)
+        covered = np.zeros(img.shape[:2], bool)
+        for q in patches:
+            assert q["side"] == round((0.15 + 0.25 * severity) * face.width)
+            x0, y0 = max(0, q["x"]), max(0, q["y"])
+            covered[y0:q["y"] + q["side"], x0:q["x"] + q["side"]] = True
+        np.testing.assert_array_equal(out[~covered], img[~covered])
+        last = patches[-1]  # drawn last, so wholly its colour
+        region = out[max(0, last["y"]):last["y"] + last["side"], max(0, last["x"]):last["x"] + last["side"]]
+        assert region.size and (region == np.array(last["colour"], np.uint8)).all()
 
 
 def test_low_light_darkens_and_downscale_without_restore_shrinks(obama):

@@ -152,24 +152,85 @@ def test_pair_progress_keys(pair):
 
 # --- live runs --------------------------------------------------------------------------------
 
+class ComputationClock:
+    """A clock the computation advances: ``step`` seconds per progress report, whatever the machine's
+    speed (1/32 s is exact in binary, so the throttle's comparisons carry no rounding)."""
+
+    def __init__(self, step: float = 1 / 32):
+        self.step, self.reports = step, 0
+
+    def __call__(self) -> float:
+        return self.reports * self.step
+
+    def ticking(self, fn):
+        """``fn`` with every progress report one ``step`` later than the one before."""
+        def run(*args, progress, cancel, **kwargs):
+            def report(*a, **kw):
+                self.reports += 1
+                progress(*a, **kw)
+            return fn(*args, progress=report, cancel=cancel, **kwargs)
+        return run
+
+
+def greedy_throttle(times, min_interval):
+    """Indices of the reports a throttle of one update per ``min_interval`` forwards: the first, then
+    each first report at least ``min_interval`` after the last one forwarded."""
+    kept, last = [], None
+    for i, t in enumerate(times):
+        if last is None or t - last >= min_interval:
+            kept.append(i)
+            last = t
+    return kept
+
+
+def test_live_run_throttle_follows_the_clock_it_is_given():
+    """LiveRun forwards one report per 0.1 s of its clock (here: 1/32 s per report, so every 4th)
+    and flushes the newest skipped report at the end; a clock that moves 1 s per report lets every
+    report through. No real time is involved, so the counts are exact on any machine."""
+    from facewidget.widgets.live import LiveRun
+
+    def count_to(n, *, progress, cancel):
+        for k in range(1, n + 1):
+            progress({"k": np.full((2, 2), float(k))}, k, n)
+        return n
+
+    cases = [(1 / 32, 50, list(range(1, 50, 4)) + [50]),  # 1, 5, ..., 49 forwarded; 50 flushed at the end
+             (1 / 32, 49, list(range(1, 50, 4))),  # the last report was forwarded: nothing left to flush
+             (1.0, 7, list(range(1, 8)))]  # a slow computation: every report is shown
+    for step, n, expected in cases:
+        clock = ComputationClock(step)
+        shown = []
+        run = LiveRun(clock.ticking(count_to), (n,), {}, lambda maps, d, t: shown.append(d), clock=clock,
+                      min_interval=0.1).start()
+        assert run.wait(30) == n and run.status == "done"
+        assert shown == expected, (step, n)
+        assert run.updates_received == n and run.updates_sent == len(expected)
+
+
 def test_live_run_is_throttled_and_ends_with_the_last_maps(obama):
     img, face = obama
     x0, y0, x1, y1 = face.box
     s = max(x1 - x0, y1 - y0) / 200  # a 200x200 grid over the face box
     view = OverlayView(img, affine=[[s, 0, x0], [0, s, y0]])
     points = (face.landmarks[:, :2] - [x0, y0]) / s
-    sent = []
+    clock = ComputationClock()
+    sent = []  # (points done, clock time) of every update the view received
     original = view._apply_progress
     dtypes = []
-    view._apply_progress = lambda maps, d, t: (sent.append(d), original(maps, d, t),
+    view._apply_progress = lambda maps, d, t: (sent.append((d, clock())), original(maps, d, t),
                                                dtypes.append(view.overlay["dtype"]))
-    run = view.run(landmark_density, (200, 200), points, every=2, pause=0.004, min_interval=0.1)
+    run = view.run(clock.ticking(landmark_density), (200, 200), points, every=2, min_interval=0.1, clock=clock)
     result = run.wait(60)
     assert run.status == "done" and view.status == "done"
-    elapsed = run.finished_at - run.started_at
-    assert run.updates_received == len(points) // 2
-    assert 2 <= run.updates_sent <= elapsed / 0.1 + 2  # <= ~10/s, plus the final flush
-    assert sent[-1] == len(points)  # the last computed maps were shown
+    reports = len(points) // 2
+    assert run.updates_received == reports
+    # on the computation's clock: no two updates closer than 0.1 s (but the final flush), none skipped
+    # that the throttle could have sent, and the last computed maps shown
+    times = [(k + 1) / 32 for k in range(reports)]
+    expected = [2 * (i + 1) for i in greedy_throttle(times, 0.1)] + [len(points)]
+    assert [d for d, _ in sent] == expected
+    gaps = np.diff([t for _, t in sent[:-1]])
+    assert (gaps >= 0.1).all() and run.updates_sent == len(expected) < reports
     assert set(dtypes) == {"uint8"} and view.overlay["dtype"] == "float16"  # previews 1 B/value, result 2 B
     shown = decode_payload(view.overlay)
     assert np.allclose(shown, result, rtol=2e-3, atol=2e-3 * result.max())
@@ -425,13 +486,14 @@ def test_lazy_update_maps_are_read_only_when_pushed(obama):
     def fast(progress, cancel):
         for k in range(1, 201):
             progress(LazyUpdate(k))
-            time.sleep(0.001)
 
-    run = view.run(fast)
+    clock = ComputationClock()  # 1/32 s per update: the throttle passes every 4th
+    run = view.run(clock.ticking(fast), clock=clock)
     run.wait(30)
     assert run.updates_received == 200
-    assert len(reads) == run.updates_sent < 50
-    assert reads[-1] == 200 and decode_payload(view.overlay).max() == 200
+    assert reads == list(range(1, 201, 4)) + [200]  # the forwarded updates and the final one, nothing else
+    assert len(reads) == run.updates_sent
+    assert decode_payload(view.overlay).max() == 200
 
 
 def test_cancelled_run_shows_the_partial_result(pair):

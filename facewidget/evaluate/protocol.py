@@ -72,12 +72,12 @@ class PairEvaluation:
     def beats_random(self) -> dict[str, bool]:
         """Per metric, whether the method beats random maps: for deletion a lower AUC of accuracy and
         of genuine similarity and a higher AUC of impostor similarity; the reverse for insertion.
-        Similarity metrics are omitted when the pairs hold no genuine / impostor pair. Accuracy
-        counts as beaten when it is at least as good (with few pairs it moves in coarse steps)."""
+        Similarity metrics are omitted when the pairs hold no genuine / impostor pair. Every
+        comparison is strict: a tie (e.g. accuracy that stays at 1 along both curves) is no win."""
         out = {}
         for mode, sign in (("deletion", 1), ("insertion", -1)):
             c, r = getattr(self, mode), getattr(self, "random_" + mode)
-            out[f"{mode}_accuracy"] = sign * c.auc_accuracy <= sign * r.auc_accuracy
+            out[f"{mode}_accuracy"] = sign * c.auc_accuracy < sign * r.auc_accuracy
             if c.auc_similarity_genuine is not None:
                 out[f"{mode}_similarity_genuine"] = sign * c.auc_similarity_genuine < sign * r.auc_similarity_genuine
             if c.auc_similarity_impostor is not None:

@@ -1,7 +1,8 @@
 """Seeded degradations that build quality-controlled sets from real photos.
 
 Each degradation maps an RGB uint8 (H, W, 3) photo to a new one; ``severity`` s in [0, 1] sets its
-strength (0 = untouched) and sizes scale with the face (``face_size`` = the face box width in
+strength (0 = untouched, but for jpeg, re-encoded at quality 95, and occlusion, which still draws one
+small patch) and sizes scale with the face (``face_size`` = the face box width in
 pixels; 0.25·min(H, W) when no face is given), so one severity means the same on every photo.
 
 =========== =================================================================================

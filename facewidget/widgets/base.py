@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -125,10 +126,12 @@ class FaceWidget(anywidget.AnyWidget):
         self._computation = (fn, args, kwargs)
         self.can_run = True
 
-    def run(self, fn: Callable | None = None, *args, min_interval: float = 0.1, **kwargs) -> LiveRun:
+    def run(self, fn: Callable | None = None, *args, min_interval: float = 0.1,
+            clock: Callable[[], float] = time.monotonic, **kwargs) -> LiveRun:
         """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` in a background thread.
 
-        Progressive maps reach the view at most once per ``min_interval`` seconds; the result
+        Progressive maps reach the view at most once per ``min_interval`` seconds (read from
+        ``clock``, default :func:`time.monotonic`); the result
         (e.g. a :class:`~facewidget.explain.PairExplanation`) replaces the view's content when the
         run ends. Returns the :class:`~facewidget.widgets.live.LiveRun` (``.wait()``, ``.cancel()``,
         ``.update_rate``). Without ``fn`` it re-runs the computation of :meth:`set_computation`.
@@ -162,7 +165,7 @@ class FaceWidget(anywidget.AnyWidget):
             self.live_updates = 0
             self.progress = [0, 0]
         self._run = LiveRun(fn, args, kwargs, sink, on_result=self._apply_result, on_status=on_status,
-                            min_interval=min_interval)
+                            min_interval=min_interval, clock=clock)
         return self._run.start()
 
     def _wire_encoding(self) -> str:

@@ -9,7 +9,9 @@ set, is shown as the result — or returning early).
 
 The adapter forwards at most one update per ``min_interval`` seconds to ``sink`` (default 0.1 s:
 <= 10 updates/s on the wire); the newest skipped update is flushed when the run ends, so the last
-maps shown are the last maps computed. The kernel's main thread stays free: cells run meanwhile.
+maps shown are the last maps computed. Seconds are read from ``clock`` (default
+:func:`time.monotonic`; tests pass a clock they control). The kernel's main thread stays free:
+cells run meanwhile.
 """
 
 from __future__ import annotations
@@ -62,12 +64,14 @@ class LiveRun:
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, sink: Sink, *,
                  on_result: Callable[[Any], None] | None = None,
-                 on_status: Callable[[str], None] | None = None, min_interval: float = 0.1):
+                 on_status: Callable[[str], None] | None = None, min_interval: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic):
         if not callable(fn):
             raise FacewidgetError(f"run needs a callable; got {type(fn).__name__}")
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.sink, self.on_result, self.on_status = sink, on_result, on_status
         self.min_interval = float(min_interval)
+        self.clock = clock
         self.cancel_event = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
@@ -87,7 +91,7 @@ class LiveRun:
         # lazily (facewidget.explain's ProgressUpdate does), and most calls are skipped
         with self._lock:
             self.updates_received += 1
-            now = time.monotonic()
+            now = self.clock()
             if now - self._last_push < self.min_interval:
                 self._pending = (args, kwargs)
                 return
@@ -111,7 +115,7 @@ class LiveRun:
             self.on_status(status)
 
     def _main(self) -> None:
-        self.started_at = time.monotonic()
+        self.started_at = self.clock()
         self._set_status("running")
         try:
             result = self.fn(*self.args, progress=self.progress, cancel=self.cancel_event, **self.kwargs)
@@ -141,7 +145,7 @@ class LiveRun:
                     return
             self._set_status("cancelled" if self.cancel_event.is_set() else "done")
         finally:
-            self.finished_at = time.monotonic()
+            self.finished_at = self.clock()
 
     # --- control ----------------------------------------------------------------------------
     def start(self) -> "LiveRun":
@@ -170,5 +174,5 @@ class LiveRun:
         """Updates sent to the view per second over the run so far."""
         if self.started_at is None:
             return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        end = self.finished_at if self.finished_at is not None else self.clock()
         return self.updates_sent / max(end - self.started_at, 1e-9)
