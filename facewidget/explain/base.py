@@ -12,6 +12,7 @@ progress_interval, **params) -> MethodMaps``:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ShapeError, UnsupportedOperationError
+from ..models.locks import network_lock
 
 
 @dataclass
@@ -163,20 +165,23 @@ def resolve_layer(model, layer) -> tuple[str, nn.Module]:
             "layer= a module of it, or activations=callable(chips)->(B, C, h', w') for Score-CAM")
     sizes: dict[str, tuple[int, int]] = {}
 
+    owner = threading.get_ident()
+
     def recorder(name):
         def hook(mod, inputs, output):  # returns None: a forward hook's return value replaces the output
-            if isinstance(output, torch.Tensor) and output.ndim == 4:
+            if threading.get_ident() == owner and isinstance(output, torch.Tensor) and output.ndim == 4:
                 sizes.setdefault(name, tuple(output.shape[-2:]))
         return hook
 
-    hooks = [m.register_forward_hook(recorder(n)) for n, m in convs]
-    try:
-        h, w = model.config.input_size
-        with torch.no_grad():
-            model.forward_chips(torch.full((1, 3, h, w), 0.5, device=model.device))
-    finally:
-        for hk in hooks:
-            hk.remove()
+    with network_lock(model):
+        hooks = [m.register_forward_hook(recorder(n)) for n, m in convs]
+        try:
+            h, w = model.config.input_size
+            with torch.no_grad():
+                model.forward_chips(torch.full((1, 3, h, w), 0.5, device=model.device))
+        finally:
+            for hk in hooks:
+                hk.remove()
     convs = [(n, m) for n, m in convs if n in sizes]
     if not convs:
         raise UnsupportedOperationError(f"no conv layer of {model.config.name} ran in a forward pass; pass layer=")
@@ -185,20 +190,41 @@ def resolve_layer(model, layer) -> tuple[str, nn.Module]:
 
 
 class ActivationRecorder:
-    """Context manager: records a layer's output (keeping its graph) during forward passes."""
+    """Context manager: records a layer's output (keeping its graph) during forward passes.
 
-    def __init__(self, module: nn.Module):
+    Only forwards of the thread that entered it are recorded (the hook sits on a network other
+    threads may be running at the same time). With ``model`` given, the network's lock
+    (:func:`facewidget.models.locks.network_lock`) is held for the whole block, so hooked
+    computations on one model run one after the other.
+    """
+
+    def __init__(self, module: nn.Module, model=None):
         self.module, self.output, self._hook = module, None, None
+        self._lock = network_lock(model) if model is not None else None
 
     def __enter__(self):
-        def hook(mod, inputs, output):
-            self.output = output
+        owner = threading.get_ident()
 
-        self._hook = self.module.register_forward_hook(hook)
+        def hook(mod, inputs, output):
+            if threading.get_ident() == owner:
+                self.output = output
+
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._hook = self.module.register_forward_hook(hook)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc):
-        self._hook.remove()
+        try:
+            self._hook.remove()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         return False
 
 
