@@ -33,7 +33,7 @@ def test_samples_are_listed_and_verified():
     assert {"obama", "obama2", "obama3", "biden", "astronaut"} <= set(names)
     for name in names:
         assert sha256_file(fw.data.sample_path(name)) == fw.data.SAMPLES[name].sha256
-    with pytest.raises(KeyError, match="choose one of"):
+    with pytest.raises(fw.ParameterError, match="must be one of obama"):
         fw.data.sample("nobody")
 
 

@@ -12,6 +12,7 @@ progress_interval, **params) -> MethodMaps``:
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ShapeError, UnsupportedOperationError
+from ..errors import ShapeError, UnsupportedOperationError, ParameterError
 from ..models.locks import network_lock
 
 
@@ -68,19 +69,70 @@ def register(name: str, *, black_box: bool):
 def get_method(name: str) -> Explainer:
     from . import corrrise, gradcam, gradcampp, integrated_gradients, occlusion, rise, scorecam, xssab  # noqa: F401
 
-    if name not in METHODS:
-        raise ShapeError(f"unknown explanation method {name!r}; available: {sorted(METHODS)}")
+    if not isinstance(name, str) or name not in METHODS:
+        raise ParameterError("method", name, f"one of {sorted(METHODS)}")
     return METHODS[name]
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
+# Parameters several methods share, checked in one place: name -> (kind, what is allowed).
+# "count": an integer >= 1 (None where the default is None); "positive": a finite number > 0;
+# "fraction": a number in (0, 1); "number": any finite number. A method-specific string (such as
+# n="auto") passes through to the method, which checks it.
+PARAMETER_KINDS: dict[str, tuple[str, str]] = {
+    "n": ("count", "an integer >= 2 (masks)"),
+    "patches": ("count", "an integer >= 1"),
+    "cells": ("count", "an integer >= 1"),
+    "steps": ("count", "an integer >= 1"),
+    "window": ("count", "an integer >= 1 (pixels) or None"),
+    "stride": ("count", "an integer >= 1 (pixels) or None"),
+    "batch_size": ("count", "an integer >= 1 or None"),
+    "channels": ("count", "an integer >= 2 or None"),
+    "patch": ("positive", "a size in pixels > 0"),
+    "keep": ("fraction", "a probability in (0, 1)"),
+    "threshold": ("number", "a finite number or None"),
+}
+STRING_PASSES = {"n": ("auto",)}
+
+
+def check_seed(seed: Any) -> int:
+    """The seed as an int; ParameterError unless it is an integer in [0, 2**63)."""
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
+        raise ParameterError("seed", seed, "an integer in [0, 2**63)")
+    return int(seed)
+
+
+def check_parameter(name: str, value: Any, default: Any) -> None:
+    """ParameterError unless ``value`` has the kind :data:`PARAMETER_KINDS` gives ``name``."""
+    import math
+    import numbers
+
+    kind, allowed = PARAMETER_KINDS.get(name, (None, ""))
+    if kind is None or (value is None and default is None) or value in STRING_PASSES.get(name, ()):
+        return
+    if kind == "count":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ParameterError(name, value, allowed)
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ParameterError(name, value, allowed)
+    if (kind == "positive" and value <= 0) or (kind == "fraction" and not 0 < value < 1):
+        raise ParameterError(name, value, allowed)
+
+
 def method_params(method: str, defaults: dict, params: dict) -> dict:
-    """``defaults`` updated with ``params``; TypeError naming any parameter ``method`` does not know."""
-    unknown = set(params) - set(defaults)
+    """``defaults`` updated with ``params``; ParameterError naming a parameter ``method`` does not
+    know, or a shared parameter (:data:`PARAMETER_KINDS`) of the wrong kind."""
+    unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise TypeError(f"{method} got unknown parameters {sorted(unknown)}; known: {sorted(defaults)}")
+        raise ParameterError(unknown[0], params[unknown[0]], f"one of {method}'s parameters {sorted(defaults)}",
+                             message=f"{method} got unknown parameters {unknown}; known: {sorted(defaults)}")
+    for name, value in params.items():
+        check_parameter(name, value, defaults[name])
     return {**defaults, **params}
 
 
@@ -93,12 +145,14 @@ def resolve_fill(fill, chip: torch.Tensor) -> float | torch.Tensor:
     """What occluded pixels become: a number (0 = black), ``"mean"`` (the chip's mean colour) or
     ``"blur"`` (a Gaussian-blurred chip, sigma = 1/16 of the chip side)."""
     if isinstance(fill, (int, float)) and not isinstance(fill, bool):
+        if not math.isfinite(fill):
+            raise ParameterError("fill", fill, "a finite number, 'mean' or 'blur'")
         return float(fill)
-    if fill == "mean":
+    if isinstance(fill, str) and fill == "mean":
         return chip.mean(dim=(1, 2), keepdim=True)
-    if fill == "blur":
+    if isinstance(fill, str) and fill == "blur":
         return gaussian_blur(chip[None], sigma=min(chip.shape[-2:]) / 16.0)[0]
-    raise ShapeError(f"fill must be a number, 'mean' or 'blur'; got {fill!r}")
+    raise ParameterError("fill", fill, "a finite number, 'mean' or 'blur'")
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
