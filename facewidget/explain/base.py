@@ -253,7 +253,8 @@ class ActivationRecorder:
     """
 
     def __init__(self, module: nn.Module, model=None):
-        self.module, self.output, self._hook = module, None, None
+        self.module, self.output = module, None
+        self._hook: Any = None
         self._lock = network_lock(model) if model is not None else None
 
     def __enter__(self):

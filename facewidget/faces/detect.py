@@ -184,7 +184,7 @@ class FaceDetector:
                 if side > 2 * _MP_INPUT:
                     # Pre-shrink big windows (BlazeFace resizes to 128 anyway): cheaper to hand over.
                     scale = 2 * _MP_INPUT / side
-                    crop = np.asarray(Image.fromarray(crop).resize((2 * _MP_INPUT,) * 2, Image.BILINEAR))
+                    crop = np.asarray(Image.fromarray(crop).resize((2 * _MP_INPUT,) * 2, Image.Resampling.BILINEAR))
                 for det in detectors[worker].detect(self._mp_image(crop)).detections:
                     bb = det.bounding_box
                     bx0, by0 = x0 + bb.origin_x / scale, y0 + bb.origin_y / scale
@@ -216,7 +216,7 @@ class FaceDetector:
         scale = 1.0
         if side < _LANDMARK_CROP_MIN:
             scale = _LANDMARK_CROP_MIN / side
-            crop = np.asarray(Image.fromarray(crop).resize((_LANDMARK_CROP_MIN,) * 2, Image.BICUBIC))
+            crop = np.asarray(Image.fromarray(crop).resize((_LANDMARK_CROP_MIN,) * 2, Image.Resampling.BICUBIC))
         result = landmarker.detect(self._mp_image(crop))
         if not result.face_landmarks:
             return None
