@@ -38,6 +38,7 @@ setup-test: setup chromium
 
 test: setup-test
 	@if [ -f js/package.json ]; then cd js && npm test; fi
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 demo: setup

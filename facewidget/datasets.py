@@ -163,8 +163,8 @@ def parse_pairs(path, root=None) -> list[Pair]:
     path = Path(path)
     root = Path(root) if root is not None else path.parent
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read pairs file {path}: {exc}") from exc
     if not lines:
         raise DatasetError(f"pairs file {path} is empty")
@@ -223,7 +223,7 @@ def csv_dataset(path, *, path_column: str = "path", label_columns: list[str] | N
     path = Path(path)
     root = Path(root) if root is not None else path.parent
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None or path_column not in reader.fieldnames:
                 raise DatasetError(f"{path}: no {path_column!r} column (columns: {reader.fieldnames})")
@@ -237,7 +237,7 @@ def csv_dataset(path, *, path_column: str = "path", label_columns: list[str] | N
                     raise DatasetError(f"{path}:{no}: empty {path_column!r}")
                 p = Path(row[path_column])
                 entries.append((p if p.is_absolute() else root / p, {c: row[c] for c in cols}))
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read CSV {path}: {exc}") from exc
     if not entries:
         raise DatasetError(f"{path}: no rows")

@@ -8,6 +8,20 @@ import pytest
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging out of test output
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` need a CUDA GPU: skipped without one (bench/device.sh runs them)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run bench/device.sh on the device machine)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 PORTRAITS = ["obama", "obama2", "obama3", "biden", "astronaut", "32bit"]
 
 

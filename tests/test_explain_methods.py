@@ -232,12 +232,16 @@ def test_result_contract_and_manifest(genuine_pair):
 def test_bad_inputs_raise_named_errors(genuine_pair):
     img_a, img_b, face = genuine_pair
     model = synthetic_model("grid", size=48)
-    with pytest.raises(fw.ShapeError):
+    with pytest.raises(fw.ParameterError, match="method must be one of"):
         fw.explain_pair(img_a, img_b, model, method="nope", faces=(face, face))
-    with pytest.raises(TypeError, match="unknown parameters"):
+    with pytest.raises(fw.ParameterError, match="unknown parameters") as info:
         fw.explain_pair(img_a, img_b, model, faces=(face, face), n=16, pathces=3)
-    with pytest.raises(ValueError):
+    assert info.value.name == "pathces"
+    with pytest.raises(fw.ParameterError) as info:
         fw.explain_pair(img_a, img_b, model, faces=(face, face), n=16, correlation="kendall")
+    assert (info.value.name, info.value.value) == ("correlation", "kendall")
+    with pytest.raises(fw.ParameterError, match="n=-5"):
+        fw.explain_pair(img_a, img_b, model, faces=(face, face), n=-5)
     with pytest.raises(fw.ShapeError):
         fw.explain_pair(img_a, img_b, _region_classifier(), faces=(face, face))
     with pytest.raises(fw.UnsupportedOperationError):

@@ -178,3 +178,38 @@ def test_pixel_and_file_size_limits(tmp_path, monkeypatch, small):
 def test_sample_32bit_png_loads_as_rgb(sample_images):
     img = sample_images["32bit"]
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+
+
+def _png_header_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width``×``height`` pixels (the pixel data is missing)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+class _RecordingModule(type(Image)):
+    writes: list = []
+
+    def __setattr__(self, name, value):
+        type(self).writes.append(name)
+        super().__setattr__(name, value)
+
+
+def test_load_image_never_changes_pils_process_wide_limit(monkeypatch, small):
+    """PIL's MAX_IMAGE_PIXELS is shared by every thread and library: load_image neither writes nor
+    depends on it; facewidget's own limit is checked from the header, before decoding."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # a user's stricter PIL setting
+    monkeypatch.setattr(Image, "__class__", _RecordingModule)
+    _RecordingModule.writes.clear()
+    buf = io.BytesIO()
+    Image.fromarray(small).save(buf, format="PNG")
+    assert fw.load_image(buf.getvalue()).shape == small.shape
+    with pytest.raises(fw.ImageTooLargeError, match="pixels"):  # 40 gigapixels claimed: refused unread
+        fw.load_image(_png_header_claiming(200_000, 200_000))
+    assert "MAX_IMAGE_PIXELS" not in _RecordingModule.writes
+    assert Image.MAX_IMAGE_PIXELS == 10

@@ -88,7 +88,7 @@ def test_hooks_make_infer_run_torch():
 def test_runtime_torch_is_respected_and_bad_runtime_named():
     model = FaceModel(small_net(), CONFIG, device="cpu", runtime="torch")
     assert model.runtime_in_use.startswith("torch")
-    with pytest.raises(ValueError, match="runtime"):
+    with pytest.raises(fw.ParameterError, match="runtime"):
         FaceModel(small_net(), CONFIG, device="cpu", runtime="tensorrt")
     loaded = fw.load_model(small_net(), config=CONFIG, device="cpu", runtime="torch")
     assert loaded.runtime_in_use.startswith("torch")

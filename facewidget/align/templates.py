@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ..errors import ParameterError
 
 # MediaPipe mesh indices. "Left"/"right" are the subject's own: the subject's left eye is on the
 # image's right in a frontal photo.
@@ -39,7 +40,7 @@ class AlignmentTemplate:
 
     def __post_init__(self):
         if len(self.points) != len(self.landmarks):
-            raise ValueError(f"template {self.name}: {len(self.points)} points but {len(self.landmarks)} landmarks")
+            raise ParameterError("landmarks", self.landmarks, f"{len(self.points)} landmark indices, one per template point")
 
     def target_points(self, padding: float | None = None) -> np.ndarray:
         """(K, 2) x, y in chip pixels (pixel centres at integers)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from .assets import Asset, PackageSource, UrlSource, cache_dir, sha256_file
 from .registry import LANDMARKER, MODEL_ASSETS, SAMPLES
+from ..errors import ParameterError
 
 __all__ = ["Asset", "PackageSource", "UrlSource", "cache_dir", "sha256_file", "sample", "sample_path",
            "samples", "fetch_all", "LANDMARKER", "MODEL_ASSETS", "SAMPLES"]
@@ -28,7 +29,7 @@ def sample_path(name: str) -> Path:
     try:
         asset = SAMPLES[name]
     except KeyError:
-        raise KeyError(f"no sample named {name!r}; choose one of {', '.join(SAMPLES)}") from None
+        raise ParameterError("name", name, f"one of {', '.join(SAMPLES)}") from None
     return asset.path()
 
 

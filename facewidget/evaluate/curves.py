@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..errors import ShapeError
+from ..errors import ShapeError, ParameterError
 from ..explain.base import gaussian_blur
 
 
@@ -60,7 +60,7 @@ def _as_maps(x, n: int, size) -> torch.Tensor:
 
 def fractions_for(steps: int) -> np.ndarray:
     if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
+        raise ParameterError("steps", steps, "an integer >= 1")
     return np.linspace(0.0, 1.0, steps + 1)
 
 
@@ -103,7 +103,7 @@ def perturb(chips: torch.Tensor, order: PixelOrder, fraction: float, mode: str, 
         return chips * (1 - top) + base * top
     if mode == "insertion":
         return base * (1 - top) + chips * top
-    raise ValueError(f"mode must be 'deletion' or 'insertion'; got {mode!r}")
+    raise ParameterError("mode", mode, "'deletion' or 'insertion'")
 
 
 @torch.no_grad()
@@ -163,7 +163,7 @@ def clean_threshold(model, sims: np.ndarray, genuine: np.ndarray, threshold) -> 
         return best_threshold(sims, genuine), "best accuracy on the clean pairs"
     if threshold in ("clean", "model"):
         return float(model.oriented_threshold), "model"
-    raise ValueError(f"threshold must be a number, 'clean' or 'model'; got {threshold!r}")
+    raise ParameterError("threshold", threshold, "a number, 'clean' or 'model'")
 
 
 def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = "deletion", steps: int = 20,
@@ -186,7 +186,7 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
     if genuine.shape[0] != p:
         raise ShapeError(f"genuine has {genuine.shape[0]} entries for {p} pairs")
     if images not in ("each", "a", "both"):
-        raise ValueError(f"images must be 'each', 'a' or 'both'; got {images!r}")
+        raise ParameterError("images", images, "'each', 'a' or 'both'")
     order_a = PixelOrder(_as_maps(maps_a, p, size))
     order_b = PixelOrder(_as_maps(maps_b, p, size))
     base = (0.0 if mode == "deletion" else "blur") if base is None else base

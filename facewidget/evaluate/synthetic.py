@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from ..errors import ParameterError
 
 QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -24,7 +25,7 @@ QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
 def region_mask(size, quadrant: str) -> torch.Tensor:
     """(h, w) float 0/1 mask of a chip quadrant (e.g. ``"top-left"``: rows < h/2, cols < w/2)."""
     if quadrant not in QUADRANTS:
-        raise ValueError(f"quadrant must be one of {QUADRANTS}; got {quadrant!r}")
+        raise ParameterError("quadrant", quadrant, f"one of {QUADRANTS}")
     h, w = size
     m = torch.zeros(h, w)
     rows = slice(0, h // 2) if quadrant.startswith("top") else slice(h // 2, h)
@@ -96,7 +97,7 @@ def synthetic_model(kind: str = "grid", *, quadrant: str = "top-left", size: int
         elif kind == "grid":
             net = GridEmbedder()
         else:
-            raise ValueError(f"kind must be 'region' or 'grid'; got {kind!r}")
+            raise ParameterError("kind", kind, "'region' or 'grid'")
     name = f"synthetic-{kind}" + (f"-{quadrant}" if kind == "region" else "")
     config = dict(name=name, task="identity", input_size=(size, size), template="arcface-112",
                   embedding_size=64 if kind == "region" else 512, similarity=similarity, threshold=threshold, **norm)

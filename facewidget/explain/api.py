@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ShapeError
-from .base import BLACK_BOX, MethodMaps, get_method
+from ..errors import ShapeError, ParameterError
+from .base import check_seed, BLACK_BOX, MethodMaps, get_method
 from .engine import ExplanationCancelled, ProgressUpdate
 from .results import ExplainedFace, Explanation, PairExplanation
 from .targets import SimilarityTarget, resolve_target
@@ -166,7 +166,7 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
             :class:`~facewidget.explain.engine.ExplanationCancelled` (a ``CancelledError``) whose
             ``partial`` is a PairExplanation of what was done (``manifest["cancelled"]`` True),
             or None when nothing was.
-        **params: the method's parameters (see each method's module; unknown ones raise TypeError).
+        **params: the method's parameters (see each method's module; unknown ones raise ParameterError).
     Returns:
         :class:`PairExplanation`: ``a`` and ``b`` each with chip maps ``similar``, ``dissimilar``
         (>= 0), ``signed`` (similar − dissimilar; xSSAB also ``combined``); ``score`` (native),
@@ -176,6 +176,7 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
     if model.config.task != "identity":
         raise ShapeError(f"explain_pair needs an identity model; {model.config.name} is a {model.config.task} model")
     fn = get_method(method)
+    seed = check_seed(seed)
     face_a, face_b = (None, None) if faces is None else tuple(faces)
     image_a, face_a, chip_a, tr_a = _prepare(img_a, model, face_a)
     image_b, face_b, chip_b, tr_b = _prepare(img_b, model, face_b)
@@ -224,6 +225,7 @@ def explain(img, model, target=None, method: str = "corrrise", *, face=None, ref
     """
     t0 = time.perf_counter()
     fn = get_method(method)
+    seed = check_seed(seed)
     image, face, chip, tr = _prepare(img, model, face)
     tgt = resolve_target(target, model, chip, reference=reference, class_index=class_index)
     with torch.no_grad():

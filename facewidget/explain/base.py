@@ -12,6 +12,8 @@ progress_interval, **params) -> MethodMaps``:
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -20,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ShapeError, UnsupportedOperationError
+from ..errors import ShapeError, UnsupportedOperationError, ParameterError
+from ..models.locks import network_lock
 
 
 @dataclass
@@ -66,19 +69,70 @@ def register(name: str, *, black_box: bool):
 def get_method(name: str) -> Explainer:
     from . import corrrise, gradcam, gradcampp, integrated_gradients, occlusion, rise, scorecam, xssab  # noqa: F401
 
-    if name not in METHODS:
-        raise ShapeError(f"unknown explanation method {name!r}; available: {sorted(METHODS)}")
+    if not isinstance(name, str) or name not in METHODS:
+        raise ParameterError("method", name, f"one of {sorted(METHODS)}")
     return METHODS[name]
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
+# Parameters several methods share, checked in one place: name -> (kind, what is allowed).
+# "count": an integer >= 1 (None where the default is None); "positive": a finite number > 0;
+# "fraction": a number in (0, 1); "number": any finite number. A method-specific string (such as
+# n="auto") passes through to the method, which checks it.
+PARAMETER_KINDS: dict[str, tuple[str, str]] = {
+    "n": ("count", "an integer >= 2 (masks)"),
+    "patches": ("count", "an integer >= 1"),
+    "cells": ("count", "an integer >= 1"),
+    "steps": ("count", "an integer >= 1"),
+    "window": ("count", "an integer >= 1 (pixels) or None"),
+    "stride": ("count", "an integer >= 1 (pixels) or None"),
+    "batch_size": ("count", "an integer >= 1 or None"),
+    "channels": ("count", "an integer >= 2 or None"),
+    "patch": ("positive", "a size in pixels > 0"),
+    "keep": ("fraction", "a probability in (0, 1)"),
+    "threshold": ("number", "a finite number or None"),
+}
+STRING_PASSES = {"n": ("auto",)}
+
+
+def check_seed(seed: Any) -> int:
+    """The seed as an int; ParameterError unless it is an integer in [0, 2**63)."""
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
+        raise ParameterError("seed", seed, "an integer in [0, 2**63)")
+    return int(seed)
+
+
+def check_parameter(name: str, value: Any, default: Any) -> None:
+    """ParameterError unless ``value`` has the kind :data:`PARAMETER_KINDS` gives ``name``."""
+    import math
+    import numbers
+
+    kind, allowed = PARAMETER_KINDS.get(name, (None, ""))
+    if kind is None or (value is None and default is None) or value in STRING_PASSES.get(name, ()):
+        return
+    if kind == "count":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ParameterError(name, value, allowed)
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ParameterError(name, value, allowed)
+    if (kind == "positive" and value <= 0) or (kind == "fraction" and not 0 < value < 1):
+        raise ParameterError(name, value, allowed)
+
+
 def method_params(method: str, defaults: dict, params: dict) -> dict:
-    """``defaults`` updated with ``params``; TypeError naming any parameter ``method`` does not know."""
-    unknown = set(params) - set(defaults)
+    """``defaults`` updated with ``params``; ParameterError naming a parameter ``method`` does not
+    know, or a shared parameter (:data:`PARAMETER_KINDS`) of the wrong kind."""
+    unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise TypeError(f"{method} got unknown parameters {sorted(unknown)}; known: {sorted(defaults)}")
+        raise ParameterError(unknown[0], params[unknown[0]], f"one of {method}'s parameters {sorted(defaults)}",
+                             message=f"{method} got unknown parameters {unknown}; known: {sorted(defaults)}")
+    for name, value in params.items():
+        check_parameter(name, value, defaults[name])
     return {**defaults, **params}
 
 
@@ -91,12 +145,14 @@ def resolve_fill(fill, chip: torch.Tensor) -> float | torch.Tensor:
     """What occluded pixels become: a number (0 = black), ``"mean"`` (the chip's mean colour) or
     ``"blur"`` (a Gaussian-blurred chip, sigma = 1/16 of the chip side)."""
     if isinstance(fill, (int, float)) and not isinstance(fill, bool):
+        if not math.isfinite(fill):
+            raise ParameterError("fill", fill, "a finite number, 'mean' or 'blur'")
         return float(fill)
-    if fill == "mean":
+    if isinstance(fill, str) and fill == "mean":
         return chip.mean(dim=(1, 2), keepdim=True)
-    if fill == "blur":
+    if isinstance(fill, str) and fill == "blur":
         return gaussian_blur(chip[None], sigma=min(chip.shape[-2:]) / 16.0)[0]
-    raise ShapeError(f"fill must be a number, 'mean' or 'blur'; got {fill!r}")
+    raise ParameterError("fill", fill, "a finite number, 'mean' or 'blur'")
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -163,20 +219,23 @@ def resolve_layer(model, layer) -> tuple[str, nn.Module]:
             "layer= a module of it, or activations=callable(chips)->(B, C, h', w') for Score-CAM")
     sizes: dict[str, tuple[int, int]] = {}
 
+    owner = threading.get_ident()
+
     def recorder(name):
         def hook(mod, inputs, output):  # returns None: a forward hook's return value replaces the output
-            if isinstance(output, torch.Tensor) and output.ndim == 4:
+            if threading.get_ident() == owner and isinstance(output, torch.Tensor) and output.ndim == 4:
                 sizes.setdefault(name, tuple(output.shape[-2:]))
         return hook
 
-    hooks = [m.register_forward_hook(recorder(n)) for n, m in convs]
-    try:
-        h, w = model.config.input_size
-        with torch.no_grad():
-            model.forward_chips(torch.full((1, 3, h, w), 0.5, device=model.device))
-    finally:
-        for hk in hooks:
-            hk.remove()
+    with network_lock(model):
+        hooks = [m.register_forward_hook(recorder(n)) for n, m in convs]
+        try:
+            h, w = model.config.input_size
+            with torch.no_grad():
+                model.forward_chips(torch.full((1, 3, h, w), 0.5, device=model.device))
+        finally:
+            for hk in hooks:
+                hk.remove()
     convs = [(n, m) for n, m in convs if n in sizes]
     if not convs:
         raise UnsupportedOperationError(f"no conv layer of {model.config.name} ran in a forward pass; pass layer=")
@@ -185,20 +244,42 @@ def resolve_layer(model, layer) -> tuple[str, nn.Module]:
 
 
 class ActivationRecorder:
-    """Context manager: records a layer's output (keeping its graph) during forward passes."""
+    """Context manager: records a layer's output (keeping its graph) during forward passes.
 
-    def __init__(self, module: nn.Module):
-        self.module, self.output, self._hook = module, None, None
+    Only forwards of the thread that entered it are recorded (the hook sits on a network other
+    threads may be running at the same time). With ``model`` given, the network's lock
+    (:func:`facewidget.models.locks.network_lock`) is held for the whole block, so hooked
+    computations on one model run one after the other.
+    """
+
+    def __init__(self, module: nn.Module, model=None):
+        self.module, self.output = module, None
+        self._hook: Any = None
+        self._lock = network_lock(model) if model is not None else None
 
     def __enter__(self):
-        def hook(mod, inputs, output):
-            self.output = output
+        owner = threading.get_ident()
 
-        self._hook = self.module.register_forward_hook(hook)
+        def hook(mod, inputs, output):
+            if threading.get_ident() == owner:
+                self.output = output
+
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._hook = self.module.register_forward_hook(hook)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc):
-        self._hook.remove()
+        try:
+            self._hook.remove()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         return False
 
 

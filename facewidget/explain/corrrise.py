@@ -22,6 +22,7 @@ import torch
 from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
 from .masks import GridMasks, PatchMasks
+from ..errors import ParameterError
 
 DEFAULTS = dict(n=2000, masks="patches", patches=5, patch=30.0, cells=7, keep=0.5, correlation="pearson",
                 fill=0.0, batch_size=None)
@@ -32,7 +33,7 @@ def mask_source(size, masks: str, patches: int, patch: float, cells: int, keep: 
         return PatchMasks(size, patches=patches, patch=patch)
     if masks == "grid":
         return GridMasks(size, cells=cells, keep=keep)
-    raise ValueError(f"masks must be 'patches' or 'grid'; got {masks!r}")
+    raise ParameterError("masks", masks, "'patches' or 'grid'")
 
 
 @register("corrrise", black_box=True)
@@ -41,10 +42,10 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
     """Signed CorrRISE maps (K, h, w) in [-1, 1] for ``chips`` (K, 3, h, w) and their targets."""
     p = method_params("corrrise", DEFAULTS, params)
     if p["correlation"] not in ("pearson", "spearman"):
-        raise ValueError(f"correlation must be 'pearson' or 'spearman'; got {p['correlation']!r}")
+        raise ParameterError("correlation", p["correlation"], "'pearson' or 'spearman'")
     n = int(p["n"])
     if n < 2:
-        raise ValueError(f"corrrise needs n >= 2 masks; got {n}")
+        raise ParameterError("n", n, "an integer >= 2 (masks)")
     size = tuple(chips.shape[-2:])
     source = mask_source(size, p["masks"], int(p["patches"]), float(p["patch"]), int(p["cells"]), float(p["keep"]))
     streams = [Stream(chip, tgt, resolve_fill(p["fill"], chip)) for chip, tgt in zip(chips, targets)]

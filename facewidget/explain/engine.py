@@ -52,7 +52,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..errors import CancelledError, ShapeError
+from ..errors import CancelledError, ShapeError, ParameterError
 
 MASK_BLOCK = 4
 """Masks per generator block (the unit of reproducibility and the size of the first batch, kept
@@ -160,9 +160,9 @@ class BatchLoop:
                  progress_interval: float = 0.25, first_batch: int | None = None, timings: Timings | None = None,
                  maps_fn: Callable[[], Any] | None = None, partial_fn: Callable[[], Any] | None = None):
         if total < 1:
-            raise ValueError(f"nothing to do: total = {total}")
+            raise ParameterError("total", total, "at least 1 item")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+            raise ParameterError("batch_size", batch_size, "an integer >= 1")
         self.total, self.batch_size = int(total), int(batch_size)
         self.first_batch = int(first_batch or batch_size)
         self.progress, self.cancel = progress, cancel
@@ -403,7 +403,7 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
     if source.count is not None:
         n = source.count
     if n is None or n < 2:
-        raise ValueError(f"need at least 2 masks; got n={n}")
+        raise ParameterError("n", n, "an integer >= 2 (masks)")
     device = model.device
     size = tuple(source.size)
     for st in streams:
@@ -444,7 +444,7 @@ def rank_pass(run: MaskRun, source: MaskSource, *, seed: int, batch_size: int = 
     from scipy.stats import rankdata
 
     if run.scores is None:
-        raise ValueError("the run kept no scores (keep_scores=False)")
+        raise ParameterError("keep_scores", False, "True for a second (Spearman) pass")
     device = run.moments.sum_m.device
     ranks = torch.as_tensor(np.stack([rankdata(s.numpy()) for s in run.scores]), dtype=torch.float64)
     ranks_dev = ranks.to(device)

@@ -37,7 +37,7 @@ def cam_maps(method: str, weights_fn, model, chips: torch.Tensor, targets, *, pr
 
     def step(start, stop):
         for i in range(start, stop):
-            with timings.phase("forward_backward", model.device), torch.enable_grad(), ActivationRecorder(module) as rec:
+            with timings.phase("forward_backward", model.device), torch.enable_grad(), ActivationRecorder(module, model) as rec:
                 out = model.forward_chips(chips[i:i + 1])
                 act = rec.output
                 if act is None:

@@ -14,6 +14,7 @@ import torch
 
 from .base import MethodMaps, method_params, register, require_gradients, resolve_fill
 from .engine import BatchLoop, Timings
+from ..errors import ParameterError
 
 DEFAULTS = dict(steps=32, baseline="black", batch_size=16)
 
@@ -26,7 +27,7 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
     require_gradients(model, "integrated_gradients")
     steps = int(p["steps"])
     if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
+        raise ParameterError("steps", steps, "an integer >= 1")
     k = len(chips)
     baselines = []
     for chip in chips:

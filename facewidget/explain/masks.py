@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..errors import ShapeError
+from ..errors import ShapeError, ParameterError
 
 
 def _check_size(size) -> tuple[int, int]:
@@ -45,9 +45,9 @@ class PatchMasks:
     def __init__(self, size, patches: int = 5, patch: float = 30.0):
         self.size = _check_size(size)
         if patches < 1:
-            raise ValueError(f"patches must be >= 1; got {patches}")
+            raise ParameterError("patches", patches, "an integer >= 1")
         if patch <= 0:
-            raise ValueError(f"patch must be > 0; got {patch}")
+            raise ParameterError("patch", patch, "a size in pixels > 0")
         self.patches, self.patch = int(patches), float(patch)
         self.side = max(1, int(round(patch * min(self.size) / 112.0)))
 
@@ -75,9 +75,9 @@ class GridMasks:
     def __init__(self, size, cells: int = 7, keep: float = 0.5):
         self.size = _check_size(size)
         if cells < 1:
-            raise ValueError(f"cells must be >= 1; got {cells}")
+            raise ParameterError("cells", cells, "an integer >= 1")
         if not 0.0 < keep < 1.0:
-            raise ValueError(f"keep must be in (0, 1); got {keep}")
+            raise ParameterError("keep", keep, "a probability in (0, 1)")
         self.cells, self.keep = int(cells), float(keep)
         h, w = self.size
         self.cell = (math.ceil(h / cells), math.ceil(w / cells))
@@ -107,7 +107,7 @@ class SlidingWindows:
     def __init__(self, size, window: int = 16, stride: int = 8):
         self.size = _check_size(size)
         if window < 1 or stride < 1:
-            raise ValueError(f"window and stride must be >= 1; got {window}, {stride}")
+            raise ParameterError("window" if window < 1 else "stride", window if window < 1 else stride, "an integer >= 1")
         h, w = self.size
         self.window, self.stride = min(int(window), h, w), int(stride)
 

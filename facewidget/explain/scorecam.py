@@ -30,7 +30,7 @@ def layer_activations(model, chip: torch.Tensor, layer, activations) -> tuple[to
             act = activations(chip[None])
         return act[0].float(), getattr(activations, "__name__", "activations")
     name, module = resolve_layer(model, layer)
-    with torch.no_grad(), ActivationRecorder(module) as rec:
+    with torch.no_grad(), ActivationRecorder(module, model) as rec:
         model.forward_chips(chip[None])
     return rec.output[0].float(), name
 

@@ -18,6 +18,7 @@ least about a fifth of its input, so on a group photo it misses everyone. The st
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import threading
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._native_logs import native_logs_silenced
 from ..errors import NoFaceError
 from ..io import load_image
 from .face import Face
@@ -113,6 +115,7 @@ class FaceDetector:
         self._lock = threading.Lock()
         self._detectors: list = []
         self._landmarker = None
+        self._warm = {"detector": False, "landmarker": False}  # first runs print native log lines
         self.workers = max(1, min(4, os.cpu_count() or 1))
         # Close the tasks before concurrent.futures shuts its executors down at exit: MediaPipe runs
         # its C calls (close included) on an executor, so tasks left for atexit or __del__ print
@@ -146,8 +149,11 @@ class FaceDetector:
         return self._detectors, self._landmarker
 
     def close(self) -> None:
-        for task in [*self._detectors, self._landmarker]:
-            if task is not None:
+        tasks = [t for t in (*self._detectors, self._landmarker) if t is not None]
+        if not tasks:
+            return
+        with native_logs_silenced():  # LiteRT prints a line per task destroyed
+            for task in tasks:
                 try:
                     task.close()
                 except Exception:  # noqa: BLE001 - closing at exit must never raise
@@ -178,7 +184,7 @@ class FaceDetector:
                 if side > 2 * _MP_INPUT:
                     # Pre-shrink big windows (BlazeFace resizes to 128 anyway): cheaper to hand over.
                     scale = 2 * _MP_INPUT / side
-                    crop = np.asarray(Image.fromarray(crop).resize((2 * _MP_INPUT,) * 2, Image.BILINEAR))
+                    crop = np.asarray(Image.fromarray(crop).resize((2 * _MP_INPUT,) * 2, Image.Resampling.BILINEAR))
                 for det in detectors[worker].detect(self._mp_image(crop)).detections:
                     bb = det.bounding_box
                     bx0, by0 = x0 + bb.origin_x / scale, y0 + bb.origin_y / scale
@@ -210,7 +216,7 @@ class FaceDetector:
         scale = 1.0
         if side < _LANDMARK_CROP_MIN:
             scale = _LANDMARK_CROP_MIN / side
-            crop = np.asarray(Image.fromarray(crop).resize((_LANDMARK_CROP_MIN,) * 2, Image.BICUBIC))
+            crop = np.asarray(Image.fromarray(crop).resize((_LANDMARK_CROP_MIN,) * 2, Image.Resampling.BICUBIC))
         result = landmarker.detect(self._mp_image(crop))
         if not result.face_landmarks:
             return None
@@ -240,8 +246,13 @@ class FaceDetector:
 
         img = load_image(image)
         with self._lock:
-            boxes, scores = self.candidates(img)
-            faces = [f for f in (self._landmark(img, b, s) for b, s in zip(boxes, scores)) if f is not None]
+            # creating the tasks and their first inferences print native log lines: keep them out
+            quiet = native_logs_silenced() if not all(self._warm.values()) else contextlib.nullcontext()
+            with quiet:
+                boxes, scores = self.candidates(img)
+                self._warm["detector"] = True
+                faces = [f for f in (self._landmark(img, b, s) for b, s in zip(boxes, scores)) if f is not None]
+                self._warm["landmarker"] = self._warm["landmarker"] or len(boxes) > 0
         if len(faces) > 1:  # two candidates can converge on one face
             b = torch.tensor([f.box for f in faces], dtype=torch.float32)
             area = torch.tensor([f.width * f.height for f in faces])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -70,31 +70,54 @@ def _from_pil(img: Any, what: str) -> np.ndarray:
     return np.array(rgb, dtype=np.uint8)
 
 
-def _decode(fh: Any, what: str) -> np.ndarray:
+def _open_unchecked(fh: Any):
+    """What ``PIL.Image.open`` returns, without its decompression-bomb check.
+
+    PIL checks the pixel count against its process-wide ``Image.MAX_IMAGE_PIXELS``; changing that
+    would change every thread's and library's PIL. Instead the registered format plugins are asked
+    directly, as ``Image.open`` does, and facewidget's own limit is checked from the header (the size
+    is known before any pixel is decoded).
+    """
     from PIL import Image
 
-    # PIL's own bomb check warns or raises with its own limit; ours is applied from the header instead.
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
+    if not (hasattr(fh, "seek") and getattr(fh, "seekable", lambda: True)()):
+        fh = io.BytesIO(fh.read())
+    start = fh.tell()
+    prefix = fh.read(16)
+    for full_registry in (False, True):  # Image.open tries the common plugins, then all of them
+        if full_registry:
+            Image.init()
+        else:
+            Image.preinit()
+        for fmt in list(Image.ID):
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None:
+                verdict = accept(prefix)
+                if not verdict or isinstance(verdict, str):
+                    continue
+            fh.seek(start)
+            try:
+                return factory(fh, "")
+            except (SyntaxError, IndexError, TypeError, ValueError, EOFError, OSError, struct.error):
+                continue  # not this format (PIL's plugins signal it this way)
+    raise UnreadableImageError("no image format matched")
+
+
+def _decode(fh: Any, what: str) -> np.ndarray:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                img = Image.open(fh)
-            except Exception as exc:  # noqa: BLE001 - PIL raises many types for junk input
-                raise UnreadableImageError(f"{what} is not an image facewidget can read ({exc})") from exc
-            _check_pixels(img.height, img.width, what)
-            try:
-                img.load()
-            except OSError as exc:
-                if "truncated" in str(exc).lower() or "end of" in str(exc).lower():
-                    raise TruncatedImageError(f"{what} is truncated: the file ends before the image data") from exc
-                raise UnreadableImageError(f"{what} could not be decoded ({exc})") from exc
-            except Exception as exc:  # noqa: BLE001
-                raise UnreadableImageError(f"{what} could not be decoded ({exc})") from exc
-            return _from_pil(img, what)
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
+        img = _open_unchecked(fh)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for junk input
+        raise UnreadableImageError(f"{what} is not an image facewidget can read ({exc})") from exc
+    _check_pixels(img.height, img.width, what)
+    try:
+        img.load()
+    except OSError as exc:
+        if "truncated" in str(exc).lower() or "end of" in str(exc).lower():
+            raise TruncatedImageError(f"{what} is truncated: the file ends before the image data") from exc
+        raise UnreadableImageError(f"{what} could not be decoded ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise UnreadableImageError(f"{what} could not be decoded ({exc})") from exc
+    return _from_pil(img, what)
 
 
 def _from_array(arr: np.ndarray, what: str) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..align import TEMPLATES, AlignedFaces, AlignmentTemplate, align_faces
-from ..errors import NoFaceError, ShapeError, UnsupportedOperationError
+from ..errors import NoFaceError, ShapeError, UnsupportedOperationError, ParameterError
 from .runtime import RUNTIMES, fingerprint, has_hooks, onnxruntime_version, session_for
 from .runtime import run as run_session
 
@@ -114,7 +114,7 @@ class FaceModel:
         if config.weights_sha256 is None and network is not None:
             config = replace(config, weights_sha256=state_dict_sha256(network))
         if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {RUNTIMES}; got {runtime!r}")
+            raise ParameterError("runtime", runtime, f"one of {RUNTIMES}")
         self.config = config
         self.device = torch.device(device) if device is not None else default_device()
         self.network = network.eval().to(self.device)

@@ -76,7 +76,7 @@ def _channel_subset(model, layer, k: int):
     name, module = resolve_layer(model, layer)
 
     def activations(chip_batch: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad(), ActivationRecorder(module) as rec:
+        with torch.no_grad(), ActivationRecorder(module, model) as rec:
             model.forward_chips(chip_batch)
         act = rec.output
         top = act.mean(dim=(2, 3))[0].topk(min(k, act.shape[1])).indices.sort().values

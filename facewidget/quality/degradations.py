@@ -111,8 +111,8 @@ def occlusion(image, severity, rng, face=None):
 def downscale(image, severity, rng, face=None, restore: bool = True):
     factor = 1.0 + 7.0 * severity
     h, w = image.shape[:2]
-    small = Image.fromarray(image).resize((max(1, round(w / factor)), max(1, round(h / factor))), Image.BOX)
-    out = small.resize((w, h), Image.BILINEAR) if restore else small
+    small = Image.fromarray(image).resize((max(1, round(w / factor)), max(1, round(h / factor))), Image.Resampling.BOX)
+    out = small.resize((w, h), Image.Resampling.BILINEAR) if restore else small
     return np.asarray(out), {"factor": float(factor), "restore": bool(restore), "size": [small.height, small.width]}
 
 
@@ -120,7 +120,7 @@ def rotate(image, severity, rng, face=None):
     sign = 1.0 if rng.random() < 0.5 else -1.0
     angle = sign * 45.0 * severity
     centre = face.center if face is not None else (image.shape[1] / 2, image.shape[0] / 2)
-    out = Image.fromarray(image).rotate(angle, resample=Image.BICUBIC, center=centre, fillcolor=(0, 0, 0))
+    out = Image.fromarray(image).rotate(angle, resample=Image.Resampling.BICUBIC, center=centre, fillcolor=(0, 0, 0))
     return np.asarray(out), {"angle_deg": float(angle)}
 
 

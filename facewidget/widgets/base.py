@@ -165,7 +165,7 @@ class FaceWidget(anywidget.AnyWidget):
             self.live_updates = 0
             self.progress = [0, 0]
         self._run = LiveRun(fn, args, kwargs, sink, on_result=self._apply_result, on_status=on_status,
-                            min_interval=min_interval, clock=clock)
+                            min_interval=min_interval, clock=clock, lock=self._sync_lock)
         return self._run.start()
 
     def _wire_encoding(self) -> str:

@@ -7,6 +7,10 @@ object carrying ``maps``/``done``/``total`` as attributes or keys. It must stop 
 ``cancel.is_set()`` (raising :class:`facewidget.CancelledError` — whose ``partial`` attribute, when
 set, is shown as the result — or returning early).
 
+Every update and the result are applied to the view while holding ``lock`` (the view's own lock,
+which the front end's messages also take), so a result never interleaves with a progress update or
+a user's edit half-way.
+
 The adapter forwards at most one update per ``min_interval`` seconds to ``sink`` (default 0.1 s:
 <= 10 updates/s on the wire); the newest skipped update is flushed when the run ends, so the last
 maps shown are the last maps computed. Seconds are read from ``clock`` (default
@@ -65,7 +69,8 @@ class LiveRun:
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, sink: Sink, *,
                  on_result: Callable[[Any], None] | None = None,
                  on_status: Callable[[str], None] | None = None, min_interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 lock: threading.RLock | None = None):
         if not callable(fn):
             raise FacewidgetError(f"run needs a callable; got {type(fn).__name__}")
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -83,6 +88,7 @@ class LiveRun:
         self._last_push = -1e9
         self._pending: tuple[tuple, dict] | None = None
         self._lock = threading.Lock()
+        self.view_lock = lock if lock is not None else threading.RLock()
         self._thread = threading.Thread(target=self._main, name="facewidget-live", daemon=True)
 
     # --- the adapter handed to the computation ------------------------------------------------
@@ -100,8 +106,15 @@ class LiveRun:
         self._push((args, kwargs))
 
     def _push(self, raw: tuple[tuple, dict]) -> None:
-        self.sink(*normalise_update(*raw[0], **raw[1]))
+        update = normalise_update(*raw[0], **raw[1])  # reads lazily computed maps outside the lock
+        with self.view_lock:
+            self.sink(*update)
         self.updates_sent += 1
+
+    def _apply_result(self, result: Any) -> None:
+        if self.on_result is not None:
+            with self.view_lock:
+                self.on_result(result)
 
     def _flush(self) -> None:
         with self._lock:
@@ -112,7 +125,8 @@ class LiveRun:
     def _set_status(self, status: str) -> None:
         self.status = status
         if self.on_status is not None:
-            self.on_status(status)
+            with self.view_lock:
+                self.on_status(status)
 
     def _main(self) -> None:
         self.started_at = self.clock()
@@ -125,7 +139,7 @@ class LiveRun:
             if partial is not None and self.on_result is not None:
                 self.result = partial
                 try:
-                    self.on_result(partial)
+                    self._apply_result(partial)
                 except BaseException as err:
                     self.error = err
             self._set_status("cancelled")
@@ -138,7 +152,7 @@ class LiveRun:
             self.result = result
             if self.on_result is not None and result is not None:
                 try:
-                    self.on_result(result)
+                    self._apply_result(result)
                 except BaseException as e:
                     self.error = e
                     self._set_status(f"error: {type(e).__name__}: {e}")
