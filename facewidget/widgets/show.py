@@ -40,15 +40,20 @@ def view_for(obj: Any, **kwargs):
 
 
 def show(obj: Any, display: bool = True, **kwargs):
-    """Display ``obj`` in the matching view and return the view (see :func:`view_for`)."""
+    """Display ``obj`` in the matching view (see :func:`view_for`) and return the view.
+
+    The view is displayed once: ``view = fw.show(x)`` shows it, and so do ``fw.show(x)`` or
+    ``view = fw.show(x); view`` as a cell's last line — the cell's result is not shown a second
+    time. ``display(view)``, or ``view`` in a later cell, shows it again (another live copy).
+    ``display=False`` only builds the view.
+    """
     view = view_for(obj, **kwargs)
     if display:
         from IPython.display import display as ipy_display
 
         from .canonical import CanonicalFaceView
 
-        if isinstance(view, CanonicalFaceView) and view.regions:
-            ipy_display(view.panel())
-        else:
-            ipy_display(view)
+        shown = view.panel() if isinstance(view, CanonicalFaceView) and view.regions else view
+        ipy_display(shown)
+        view._mark_shown()
     return view
