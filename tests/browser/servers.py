@@ -29,12 +29,15 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 class Server:
     """``python -m <module> <args>`` serving ``work/`` on a free loopback port, plus a browser."""
 
-    def __init__(self, module: str, args: list[str], notebooks: dict[str, list[str]], ready_path: str):
+    def __init__(self, module: str, args: list[str], notebooks: dict[str, list[str]], ready_path: str,
+                 files: dict[str, str] | None = None):
         self.root = Path(tempfile.mkdtemp(prefix=f"fw-{module}-"))
         self.work = self.root / "work"
         self.work.mkdir()
         for name, cells in notebooks.items():
             write_notebook(self.work / name, cells)
+        for name, text in (files or {}).items():
+            (self.work / name).write_text(text)
         self.token = uuid.uuid4().hex
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -106,3 +106,54 @@ def _artifact(name):
 
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+MARIMO_APP = '''import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import marimo as mo
+    import facewidget as fw
+    from facewidget.widgets import OverlayView
+    from tests.widget_data import gaussian, NOSE_TIP
+
+    img = fw.data.sample("obama")
+    face = fw.detect_face(img)
+    m = gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 25.0)
+    view = mo.ui.anywidget(OverlayView(img, m, title="marimo-overlay"))
+    view
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+@pytest.fixture(scope="module")
+def marimo_app():
+    import marimo  # noqa: F401  (in the test extra: missing means a broken set-up, not a skip)
+    server = Server("marimo", ["run", "{work}/app.py", "--headless", "--host=127.0.0.1", "--port={port}", "--no-token"],
+                    {}, "/", files={"app.py": MARIMO_APP})
+    yield server
+    server.close()
+
+
+def test_marimo_smoke_the_view_paints(marimo_app):
+    """marimo renders anywidgets through its own runtime (mo.ui.anywidget): the view paints."""
+    page = marimo_app.browser.new_page()
+    try:
+        page.goto(marimo_app.base + "/")
+        # marimo may mount widgets in a shadow root: Playwright's CSS locators pierce open ones
+        root = page.locator('.fw-root[data-painted="true"]', has=page.locator(".fw-title", has_text="marimo-overlay"))
+        root.wait_for(timeout=120_000)
+        pixels = root.locator("canvas").first.evaluate("""(c) => {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) n += 1; return n; }""")
+        assert pixels > 1000
+        root.screenshot(path=str(_artifact("marimo-overlay.png")))
+    finally:
+        page.close()
