@@ -21,23 +21,28 @@ export function makeManager() {
 export async function renderPage(root = document) {
   const stateTag = root.querySelector('script[type="application/vnd.facewidget.widget-state+gzip"]');
   if (!stateTag) return 0;
+  performance.mark("fw-export-start");
   const state = await inflateState(stateTag.textContent.trim());
+  performance.mark("fw-export-state");
   const manager = makeManager();
   const models = await manager.set_state(state);
+  performance.mark("fw-export-models");
   const byId = new Map(models.map((m) => [m.model_id, m]));
   const tags = [...root.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
-  let rendered = 0;
-  for (const tag of tags) {
+  // all views at once: a slow module (e.g. plotly's, for a chart) does not hold back the others
+  const shown = await Promise.all(tags.map(async (tag) => {
     const { model_id } = JSON.parse(tag.textContent);
     const model = byId.get(model_id);
-    if (!model || !tag.parentElement) continue;
+    if (!model || !tag.parentElement) return 0;
     const host = document.createElement("div");
     host.className = "widget-subarea fw-export-view";
     tag.parentElement.insertBefore(host, tag);
     const view = await manager.create_view(model);
     await manager.display_view(view, host);
-    rendered += 1;
-  }
+    return 1;
+  }));
+  performance.mark("fw-export-views");
+  const rendered = shown.reduce((a, b) => a + b, 0);
   // the page's models, for tools and tests (there is no kernel to ask)
   globalThis.__fwExport = { manager, models };
   document.documentElement.dataset.fwViews = String(rendered);
