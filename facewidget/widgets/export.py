@@ -235,6 +235,7 @@ def _views_page(views: list, title: str | None, photo_quality: int | None) -> st
     from ipywidgets.embed import dependency_state
 
     state = dependency_state(views, drop_defaults=False)  # anywidget needs _view_name
+    _current_plotly_figures(state)
     manager_state = {"version_major": 2, "version_minor": 0, "state": state}
     title = title or "facewidget views"
     cells = "\n".join(f'<div class="fw-export-cell">{_view_tag(v.model_id)}</div>' for v in views)
@@ -254,6 +255,27 @@ def _views_page(views: list, title: str | None, photo_quality: int | None) -> st
 </body>
 </html>
 """
+
+
+def _current_plotly_figures(state: dict) -> None:
+    """Write each plotly FigureWidget's current traces and layout into its exported state.
+
+    A FigureWidget sends later changes (``add_trace``, restyles) as one-off messages; its synced
+    ``_widget_data`` keeps the traces it was built with, so a page built from that state alone
+    would draw an empty chart. (A notebook saved by JupyterLab carries the browser's complete
+    state; one executed by nbclient has the same gap, which only the figure's owner can close.)
+    """
+    try:
+        from ipywidgets.widgets.widget import _instances
+        from plotly.basewidget import BaseFigureWidget
+    except ImportError:
+        return
+    for model_id, entry in state.items():
+        fig = _instances.get(model_id)
+        if isinstance(fig, BaseFigureWidget):
+            current = json.loads(fig.to_json())
+            entry["state"]["_widget_data"] = current.get("data", [])
+            entry["state"]["_widget_layout"] = current.get("layout", {})
 
 
 # nbconvert's "lab" page without anything that loads from the network (RequireJS, the CDN widget

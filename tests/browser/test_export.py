@@ -71,7 +71,8 @@ def exported(tmp_path_factory):
     canonical = CanonicalFaceView(vals, regions, title="export-canonical")
     path = fw.export_html([overlay, pair, canonical.panel()], tmp_path_factory.mktemp("export") / "views.html",
                           title="exported views")
-    return {"path": path, "overlay": overlay, "titles": ["export-overlay", "export-pair", "export-canonical"]}
+    return {"path": path, "overlay": overlay, "titles": ["export-overlay", "export-pair", "export-canonical"],
+            "regions": len(regions)}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,9 @@ def test_every_view_paints_with_the_network_off(page, browser, exported):
         root = _root(page, title)
         assert root.count() == 1, title
         assert _painted_pixels(page, root) > 1000, f"{title} has a blank canvas"
+    # the region chart (a plotly FigureWidget) draws its current bars, one per region
+    page.locator(".trace.bars .point").first.wait_for(timeout=20_000)
+    assert page.locator(".trace.bars .point").count() == exported["regions"]
     # nothing was fetched from the network, and nothing failed for lack of it
     assert browser.blocked == []
     # PairView's `layout` trait ("toggle"/"side") shadows the DOMWidget `layout` model that
