@@ -17,6 +17,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["tour.ipynb", "pairs.ipynb", "canonical.ipynb", "quality.ipynb"]
 
+# Run last, then removed: a plotly FigureWidget sends later changes (added traces, restyles) as
+# one-off messages, so the widget state a kernel-side client (nbclient) saves keeps only the
+# traces it was built with. Re-sending each figure's current data and layout puts them in the
+# saved state (JupyterLab saves the browser's state and has no such gap).
+SYNC_FIGURES = """
+try:
+    import copy as _copy
+    from ipywidgets.widgets.widget import _instances as _fw_instances
+    from plotly.basewidget import BaseFigureWidget as _FwFigure
+except ImportError:
+    pass
+else:
+    for _fw_fig in list(_fw_instances.values()):
+        if isinstance(_fw_fig, _FwFigure):
+            _fw_fig._widget_data = _copy.deepcopy(_fw_fig._data)
+            _fw_fig._widget_layout = _copy.deepcopy(_fw_fig._layout)
+"""
+
 
 def execute(path: Path, timeout: int = 1200):
     """The notebook at ``path`` executed in a fresh python3 kernel (widget state saved)."""
@@ -24,6 +42,7 @@ def execute(path: Path, timeout: int = 1200):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SYNC_FIGURES))
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env_path) if p)
     os.environ.setdefault("GLOG_minloglevel", "2")
@@ -32,6 +51,7 @@ def execute(path: Path, timeout: int = 1200):
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         os.environ["PYTHONPATH"] = env_path
+    nb.cells.pop()
     return nb
 
 

@@ -208,7 +208,23 @@ def unpack_state(text: str) -> dict:
     return doc["state"]
 
 
+def _without_plotly_messages(manager_state: Mapping) -> dict:
+    """The state without plotly FigureWidgets' one-off message traits (``_py2js_*``, ``_js2py_*``):
+    they mean nothing in a saved page, and plotly's front end cannot read some of them back once
+    they were reset to null (``_py2js_restyle``)."""
+    models = {}
+    for model_id, entry in manager_state["state"].items():
+        st = entry.get("state", {})
+        if "_widget_layout" in st and "_widget_data" in st:
+            st = {k: v for k, v in st.items() if not k.startswith(("_py2js_", "_js2py_"))}
+            buffers = [b for b in entry.get("buffers", []) if b["path"][0] in st]
+            entry = {**entry, "state": st, "buffers": buffers}
+        models[model_id] = entry
+    return {**manager_state, "state": models}
+
+
 def _scripts(manager_state: Mapping, photo_quality: int | None) -> str:
+    manager_state = _without_plotly_messages(manager_state)
     js, _css = _runtime()
     return (f'<script type="{PACKED_STATE_MIME}">{pack_state(manager_state, photo_quality)}</script>\n'
             f"<script>{_script_text(js)}</script>\n")

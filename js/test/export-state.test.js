@@ -32,6 +32,8 @@ describe("export state", () => {
     expect([...new Uint8Array(m1.maps.a.data.buffer, m1.maps.a.data.byteOffset, 2)]).toEqual([9, 8]);
     expect(m1.maps.a.shape).toEqual([1, 2]);
     expect(m2.photo.byteLength).toBe(3); // one stored photo, shared
+    expect(m1.photo.byteOffset).toBe(0); // its own ArrayBuffer, as from a kernel
+    expect(m1.photo.buffer.byteLength).toBe(3);
     expect(state.state.m1.fw_buffers).toBeUndefined();
   });
 

@@ -37,7 +37,12 @@ export function unpack(payload) {
     for (const [key, value] of Object.entries(s)) {
       if (value && typeof value === "object" && SOURCE_REF in value) s[key] = sources[value[SOURCE_REF]];
     }
-    for (const ref of entry.fw_buffers || []) putAt(s, ref.path, new DataView(payload, base + ref.offset, ref.length));
+    // each buffer gets its own ArrayBuffer, as from a kernel: readers may view `.buffer` whole
+    // or as Float64Array (8-byte alignment)
+    for (const ref of entry.fw_buffers || []) {
+      const start = base + ref.offset;
+      putAt(s, ref.path, new DataView(payload.slice(start, start + ref.length)));
+    }
     delete entry.fw_buffers;
   }
   return state;
