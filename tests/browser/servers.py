@@ -1,5 +1,6 @@
-"""Notebook 7 and Voila servers for the browser tests (JupyterLab has its own, lab.py): isolated
-Jupyter dirs, loopback only, a free port, ready when the server answers; one Chromium context."""
+"""Notebook 7, Voila and marimo servers for the browser tests (JupyterLab has its own, lab.py):
+isolated Jupyter dirs, loopback only, a free port, ready when the server answers; one Chromium
+context from the session's Playwright (conftest.shared_playwright)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 class Server:
     """``python -m <module> <args>`` serving ``work/`` on a free loopback port, plus a browser."""
 
-    def __init__(self, module: str, args: list[str], notebooks: dict[str, list[str]], ready_path: str,
+    def __init__(self, playwright, module: str, args: list[str], notebooks: dict[str, list[str]], ready_path: str,
                  files: dict[str, str] | None = None):
         self.root = Path(tempfile.mkdtemp(prefix=f"fw-{module}-"))
         self.work = self.root / "work"
@@ -60,7 +61,7 @@ class Server:
         self.browser = None
         try:
             self._wait(ready_path.format(token=self.token))
-            self._start_browser()
+            self._start_browser(playwright)
         except BaseException:
             self.close()
             raise
@@ -78,11 +79,8 @@ class Server:
                     raise RuntimeError("server did not start:\n" + (self.root / "server.log").read_text()[-3000:])
                 time.sleep(0.2)
 
-    def _start_browser(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        self._pw = sync_playwright().start()
-        self.browser = self._pw.chromium.launch_persistent_context(
+    def _start_browser(self, playwright) -> None:
+        self.browser = playwright.chromium.launch_persistent_context(
             str(self.root / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1300, "height": 1200},
             env={**self.env, "XDG_CONFIG_HOME": str(self.root / "config"), "XDG_CACHE_HOME": str(self.root / "cache")})
@@ -91,7 +89,6 @@ class Server:
         try:
             if self.browser is not None:
                 self.browser.close()
-                self._pw.stop()
         finally:
             self.proc.terminate()
             try:

@@ -20,15 +20,12 @@ LOCAL_SCHEMES = ("file:", "blob:", "data:")
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(shared_playwright):
     """One headless Chromium whose pages may load nothing but file:, blob: and data: URLs."""
-    from playwright.sync_api import sync_playwright
-
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium chromium-driver (make chromium)")
     root = Path(tempfile.mkdtemp(prefix="fw-export-"))
-    pw = sync_playwright().start()
-    context = pw.chromium.launch_persistent_context(
+    context = shared_playwright.chromium.launch_persistent_context(
         str(root / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 1300, "height": 1000},
         env={**os.environ, "XDG_CONFIG_HOME": str(root / "config"), "XDG_CACHE_HOME": str(root / "cache")})
@@ -46,7 +43,6 @@ def browser():
     ARTIFACTS.mkdir(exist_ok=True)
     yield context
     context.close()
-    pw.stop()
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -1,6 +1,6 @@
 """Beyond JupyterLab: the views in Notebook 7 and in Voila, with a real kernel behind them.
 
-One server and one browser per front end (module-scoped); each test opens the same small
+One server and one browser context per front end, for its one test; each test opens the same small
 notebook: an overlay view whose ``overlay_box`` a Python observer writes into an ipywidgets
 Label. The test drags the overlay in the page and waits for the Label: the drag went through that
 front end's widget manager and comm to the kernel, and back.
@@ -56,9 +56,10 @@ def _drag_and_read_back(page):
     return root
 
 
-@pytest.fixture(scope="module")
-def notebook7():
-    server = Server("notebook", [
+# one server at a time: each fixture serves one test and stops when it is done
+@pytest.fixture
+def notebook7(shared_playwright):
+    server = Server(shared_playwright, "notebook", [
         "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1", "--ServerApp.port={port}",
         "--ServerApp.port_retries=0", "--IdentityProvider.token={token}", "--ServerApp.root_dir={work}",
         "--JupyterNotebookApp.expose_app_in_browser=True"], {"views.ipynb": CELLS}, "/api/status?token={token}")
@@ -82,9 +83,9 @@ def test_notebook7_shows_the_view_and_a_drag_reaches_python(notebook7):
         page.close()
 
 
-@pytest.fixture(scope="module")
-def voila():
-    server = Server("voila", [
+@pytest.fixture
+def voila(shared_playwright):
+    server = Server(shared_playwright, "voila", [
         "views.ipynb", "--no-browser", "--Voila.ip=127.0.0.1", "--port={port}", "--Voila.port_retries=0",
         "--token={token}", "--show_tracebacks=True"], {"views.ipynb": CELLS}, "/voila/static/")
     yield server
@@ -133,10 +134,10 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def marimo_app():
+@pytest.fixture
+def marimo_app(shared_playwright):
     import marimo  # noqa: F401  (in the test extra: missing means a broken set-up, not a skip)
-    server = Server("marimo", ["run", "{work}/app.py", "--headless", "--host=127.0.0.1", "--port={port}", "--no-token"],
+    server = Server(shared_playwright, "marimo", ["run", "{work}/app.py", "--headless", "--host=127.0.0.1", "--port={port}", "--no-token"],
                     {}, "/", files={"app.py": MARIMO_APP})
     yield server
     server.close()
