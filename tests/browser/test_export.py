@@ -162,3 +162,69 @@ def test_the_pair_view_switches_maps_in_the_exported_page(page):
     while canvas.screenshot() == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert canvas.screenshot() != before
+
+
+@pytest.fixture(scope="module")
+def exported_notebook(tmp_path_factory):
+    """A small notebook executed by nbclient (as `make demo HEADLESS=1` does), then exported."""
+    import importlib.util
+
+    import nbformat
+
+    import facewidget as fw
+
+    from .lab import REPO
+
+    spec = importlib.util.spec_from_file_location("run_headless", REPO / "notebooks" / "run_headless.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    folder = tmp_path_factory.mktemp("nb-export")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# exported notebook"), nbformat.v4.new_code_cell(
+        "import numpy as np, facewidget as fw\n"
+        "from facewidget.widgets import CanonicalFaceView\n"
+        "from tests.widget_data import canonical_values, canonical_test_regions\n"
+        "img = fw.data.sample('obama')\n"
+        "view = fw.show(img, title='nb-overlay')"), nbformat.v4.new_code_cell(
+        "mesh = fw.canonical_face(); vals = canonical_values(mesh)\n"
+        "regs = {n: (t, float(vals[np.unique(mesh.triangles[t])].mean())) "
+        "for n, t in canonical_test_regions(mesh).items()}\n"
+        "face_view = CanonicalFaceView(vals, regs, title='nb-canonical')\n"
+        "face_view.panel()")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "small.ipynb"
+    nbformat.write(nb, path)
+    nbformat.write(runner.execute(path, timeout=300), path)
+    return fw.export_html(path, folder / "small.html"), len(_saved_regions(path))
+
+
+def _saved_regions(path):
+    import json
+
+    state = json.loads(path.read_text())["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]
+    return [m for m in state["state"].values() if m["state"].get("_view") == "canonical"][0]["state"]["regions"]
+
+
+def test_an_executed_notebook_exports_to_a_live_page(browser, exported_notebook):
+    path, n_regions = exported_notebook
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_function(
+            "() => document.documentElement.dataset.fwError || "
+            "document.querySelectorAll('.fw-root[data-painted=\"true\"]').length >= 2", timeout=30_000, polling=100)
+        assert page.evaluate("() => document.documentElement.dataset.fwError || ''") == ""
+        assert page.locator("h1", has_text="exported notebook").count() == 1  # the notebook's own text
+        for title in ("nb-overlay", "nb-canonical"):
+            root = _root(page, title)
+            assert _painted_pixels(page, root) > 1000, title
+        # the region chart of an nbclient-executed notebook draws its bars (run_headless re-syncs plotly)
+        page.locator(".trace.bars .point").first.wait_for(timeout=20_000)
+        assert page.locator(".trace.bars .point").count() == n_regions
+        assert browser.blocked == []
+        assert errors == []
+        page.screenshot(path=str(ARTIFACTS / "export-notebook.png"), full_page=True)
+    finally:
+        page.close()
