@@ -1,5 +1,6 @@
 # facewidget: two commands do everything on a fresh machine.
-#   make demo            set up, then open notebooks/tour.ipynb in JupyterLab (HEADLESS=1: execute it)
+#   make demo            set up, then open notebooks/tour.ipynb in JupyterLab (HEADLESS=1: execute the
+#                        tour and the teaching notebooks into $(DEMO_OUT)/, with interactive HTML exports)
 #   make test            set up (plus test tools and Chromium), then run every test
 PYTHON ?= python3
 VENV   := .venv
@@ -7,6 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := .make
 HEADLESS ?=
+DEMO_OUT ?= demo-output
 
 .PHONY: demo test setup setup-test assets js chromium clean bench
 
@@ -43,7 +45,7 @@ test: setup-test
 
 demo: setup
 ifeq ($(HEADLESS),1)
-	$(VENV)/bin/jupyter execute notebooks/tour.ipynb
+	$(PY) notebooks/run_headless.py $(DEMO_OUT)
 else
 	$(VENV)/bin/jupyter lab notebooks/tour.ipynb
 endif

@@ -6,7 +6,11 @@
    pushed to the view per second (the runner throttles to <= 10/s).
 3. Frames per second while the canonical face is rotated, textured and with vertex colours
    (bench/widget_fps.py).
-Run: python bench/widget.py
+4. The tour exported by facewidget.export_html: page size (target < 5 MB; beside it the same page
+   with lossless PNG photos) and the time until every view has painted in headless Chromium with
+   the network blocked (target < 2 s; median of 3 loads).
+Run: python bench/widget.py [--export-only] [--tour EXECUTED_TOUR.ipynb]
+     (without --tour the tour is executed first, ~1-2 min on a laptop CPU)
 """
 
 from __future__ import annotations
@@ -104,12 +108,83 @@ def main() -> None:
           f"({run.updates_received / elapsed:.0f}/s) -> {run.updates_sent} view updates "
           f"({run.update_rate:.1f}/s); calls per update {run.updates_received / max(run.updates_sent, 1):.0f}")
 
-
     print("== CanonicalFaceView rotated by a drag in headless Chromium (898 triangles; target >= 30 frames/s)")
     from widget_fps import main as face_fps
 
     face_fps()
 
 
+def export_section(tour: str | None) -> None:
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import facewidget as fw
+
+    print("== the tour as one offline HTML page (facewidget.export_html)")
+    out = Path(tempfile.mkdtemp(prefix="fw-bench-export-"))
+    if tour is None:
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "notebooks"))
+        import nbformat
+        from run_headless import REPO, execute
+
+        t0 = time.perf_counter()
+        nb = execute(REPO / "notebooks" / "tour.ipynb")
+        tour = str(out / "tour.ipynb")
+        nbformat.write(nb, tour)
+        print(f"  executed the tour in {time.perf_counter() - t0:.0f} s")
+    t0 = time.perf_counter()
+    page = fw.export_html(tour, out / "tour.html")
+    export_s = time.perf_counter() - t0
+    lossless = fw.export_html(tour, out / "tour-png.html", photo_quality=None)
+    size, size_png = page.stat().st_size, lossless.stat().st_size
+    print(f"  page {size / 1e6:.2f} MB ({'OK' if size < 5e6 else 'OVER'} the 5 MB target; written in {export_s:.1f} s); "
+          f"with lossless PNG photos {size_png / 1e6:.2f} MB (ratio {size_png / size:.2f})")
+    times = paint_times(page, loads=3)
+    med = sorted(times)[len(times) // 2]
+    print(f"  every view painted after {med:.2f} s (median of {len(times)}: "
+          f"{', '.join(f'{t:.2f}' for t in times)}; {'OK' if med < 2 else 'OVER'} the 2 s target; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+
+
+def paint_times(page_path, loads: int = 3) -> list[float]:
+    """Seconds from navigation start until every facewidget view of the page has painted."""
+    import shutil
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS
+
+    root = tempfile.mkdtemp(prefix="fw-bench-chromium-")
+    times = []
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(root, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                                    viewport={"width": 1300, "height": 1000})
+        ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "blob:", "data:"))
+                  else r.abort())
+        page = ctx.new_page()
+        for _ in range(loads):
+            page.goto(page_path.as_uri())
+            page.wait_for_function(
+                """() => { const n = document.documentElement.dataset.fwViews;
+                   if (n === undefined) return false;
+                   const roots = [...document.querySelectorAll('.fw-root')];
+                   return roots.length > 0 && roots.every(r => r.dataset.painted === 'true'); }""",
+                timeout=60_000, polling="raf")
+            times.append(page.evaluate("() => performance.now()") / 1000)
+        ctx.close()
+    shutil.rmtree(root, ignore_errors=True)
+    return times
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--export-only", action="store_true", help="only the exported-page section")
+    parser.add_argument("--tour", help="an executed tour notebook (skips executing it)")
+    args = parser.parse_args()
+    if not args.export_only:
+        main()
+    export_section(args.tour)

@@ -28,13 +28,22 @@ def show(obj, display: bool = True, **kwargs):
 
     return _show(obj, display=display, **kwargs)
 
+
+def export_html(source, path, *, title=None, photo_quality=90):
+    """Write views or an executed notebook as one self-contained, interactive, offline HTML page
+    (see :func:`facewidget.widgets.export_html`)."""
+    from .widgets.export import export_html as _export_html
+
+    return _export_html(source, path, title=title, photo_quality=photo_quality)
+
+
 __all__ = [
     "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
     "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
     "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
     "ParameterError", "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
-    "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
+    "export_html", "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
     # explanations: facewidget.explain(img, model, ...) calls facewidget.explain.explain
     "ExplanationCancelled", "Explanation", "PairExplanation", "evaluate", "explain", "explain_pair",
 ]

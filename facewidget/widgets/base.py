@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +32,33 @@ from .live import LiveRun
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _ESM = STATIC / "widget.js"
 _CSS = STATIC / "widget.css"
+
+
+def _running_cell():
+    """IPython's result object of the cell being run (one per cell), or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    shell = get_ipython()
+    return getattr(getattr(shell, "displayhook", None), "exec_result", None)
+
+
+def _in_displayhook(depth: int = 30) -> bool:
+    """Whether the caller runs inside IPython's displayhook (showing a cell's last value).
+
+    ipykernel's displayhook does not set ``DisplayHook.is_active``, so look for its ``__call__``
+    on the stack (a few frames up, through IPython's formatters)."""
+    from IPython.core.displayhook import DisplayHook
+
+    frame = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "__call__" and isinstance(frame.f_locals.get("self"), DisplayHook):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class FrontEndMissingError(FacewidgetError, RuntimeError):
@@ -215,9 +243,21 @@ class FaceWidget(anywidget.AnyWidget):
             return bundle[0], (bundle[1] or {})
         return bundle, {}
 
+    def _mark_shown(self) -> None:
+        """Remember that :func:`facewidget.show` displayed this view in the running cell."""
+        self._shown_in_cell = _running_cell()
+
+    def _shown_by_show_in_this_cell(self) -> bool:
+        """True while IPython shows a cell's result that ``fw.show`` already displayed in that cell
+        (``view = fw.show(x); view``): the displayhook, not an explicit ``display(view)``."""
+        cell = _running_cell()
+        return cell is not None and cell is getattr(self, "_shown_in_cell", None) and _in_displayhook()
+
     def _ipython_display_(self, **kwargs):
         from IPython.display import display
 
+        if self._shown_by_show_in_this_cell():
+            return
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         data, metadata = self._bundle_and_metadata()

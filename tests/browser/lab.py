@@ -32,7 +32,8 @@ def free_port() -> int:
 class Lab:
     """One JupyterLab server + one browser context; notebooks open as pages."""
 
-    def __init__(self):
+    def __init__(self, playwright=None):
+        """``playwright``: a started sync Playwright to share (one per process may run); else own one."""
         self.root = Path(tempfile.mkdtemp(prefix="fw-lab-"))
         self.work = self.root / "work"
         self.work.mkdir()
@@ -74,7 +75,8 @@ class Lab:
                 time.sleep(0.2)
         from playwright.sync_api import sync_playwright
 
-        self._pw = sync_playwright().start()
+        self._own_pw = playwright is None
+        self._pw = sync_playwright().start() if playwright is None else playwright
         os.environ.setdefault("XDG_CONFIG_HOME", str(self.root / "xdg_config_home"))
         self.context = self._pw.chromium.launch_persistent_context(
             str(self.root / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -93,7 +95,8 @@ class Lab:
     def close(self):
         try:
             self.context.close()
-            self._pw.stop()
+            if self._own_pw:
+                self._pw.stop()
         finally:
             self.proc.terminate()
             try:

@@ -1,0 +1,58 @@
+"""``fw.show(x)`` displays its view once, however the cell ends (executed in a real kernel)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+CELLS = [
+    "import numpy as np, facewidget as fw\nfrom IPython.display import display\nimg = fw.data.sample('obama')",
+    "view = fw.show(img)",                      # 1: shown by show()
+    "view = fw.show(img); view",                # 2: show() + the cell's result: still once
+    "fw.show(img)",                             # 3: show() as the cell's result: once
+    "view",                                     # 4: a later cell shows the view again
+    "display(view)",                            # 5: an explicit display shows it
+    "v2 = fw.show(img, display=False)",         # 6: build only
+    "v2",                                       # 7: ...then the cell's result shows it
+    "fw.show(img); fw.show(img)",               # 8: two views, two outputs
+]
+
+
+@pytest.fixture(scope="module")
+def executed():
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env_path) if p)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    finally:
+        os.environ["PYTHONPATH"] = env_path
+    return nb
+
+
+def _views(cell) -> list[str]:
+    return [o["data"][WIDGET_VIEW]["model_id"] for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
+
+
+@pytest.mark.parametrize("index, expected", [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 0), (7, 1), (8, 2)])
+def test_each_cell_shows_the_expected_number_of_views(executed, index, expected):
+    cell = executed.cells[index]
+    assert not [o for o in cell.outputs if o.get("output_type") == "error"]
+    assert len(_views(cell)) == expected, (cell.source, cell.outputs)
+
+
+def test_the_returned_view_is_the_displayed_one(executed):
+    # the output of cell 2 shows the very widget that `view` names in cell 4
+    assert _views(executed.cells[2]) == _views(executed.cells[4]) == _views(executed.cells[5])
+    a, b = _views(executed.cells[8])
+    assert a != b
