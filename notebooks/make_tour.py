@@ -66,7 +66,7 @@ for name, ex in explanations.items():
     print(f"{name}: score={ex.score:.3f} threshold={ex.threshold:.3f} same={ex.same}")
     print("   manifest:", {k: ex.manifest[k] for k in list(ex.manifest)[:6]})"""),
 code("""# the decision follows the threshold slider; side by side shows similar and dissimilar maps at once
-genuine.layout = "side"
+genuine.arrangement = "side"
 impostor.mode = "difference"   # similar − dissimilar on a diverging scale"""),
 md("""## 3. The canonical face
 

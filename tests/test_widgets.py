@@ -130,13 +130,13 @@ def test_pair_view_maps_decision_and_threshold(pair):
     assert len(view.triangles) == 898 * 3 * 2
 
 
-def test_pair_view_static_picture_follows_layout(pair):
+def test_pair_view_static_picture_follows_arrangement(pair):
     view = PairView(pair)
     one = view.render_png()
-    view.layout = "side"
+    view.arrangement = "side"
     two = view.render_png()
     assert two.shape[1] > 1.8 * one.shape[1]
-    view.layout, view.mode = "toggle", "difference"
+    view.arrangement, view.mode = "toggle", "difference"
     assert view.render_png().shape == one.shape
 
 

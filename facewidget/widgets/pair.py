@@ -82,7 +82,7 @@ class PairView(FaceWidget):
     """Both photos of a pair with similar / dissimilar / difference maps and linked hover.
 
     ``mode``: ``"similar"``, ``"dissimilar"`` or ``"difference"`` (similar − dissimilar, drawn on a
-    diverging scale); ``layout``: ``"toggle"`` (one map per face) or ``"side"`` (similar and
+    diverging scale); ``arrangement``: ``"toggle"`` (one map per face) or ``"side"`` (similar and
     dissimilar side by side). Hovering a point of one face marks the same point of the other face:
     the point's barycentric coordinates in its MediaPipe mesh triangle are carried to the same
     triangle of the other face's mesh. ``threshold`` (native units) moves the decision: the view
@@ -106,7 +106,8 @@ class PairView(FaceWidget):
     triangles = t.Bytes(b"").tag(sync=True)
     maps = t.Dict().tag(sync=True)
     mode = t.Enum(("similar", "dissimilar", "difference"), default_value="similar").tag(sync=True)
-    layout = t.Enum(("toggle", "side"), default_value="toggle").tag(sync=True)
+    # not `layout`: that name is ipywidgets' DOMWidget Layout model, which the front end renders
+    arrangement = t.Enum(("toggle", "side"), default_value="toggle").tag(sync=True)
     #: native score and threshold (None: not known yet / the model has no threshold; JSON has no NaN)
     score = t.Float(None, allow_none=True).tag(sync=True)
     threshold = t.Float(None, allow_none=True).tag(sync=True)
@@ -345,11 +346,11 @@ class PairView(FaceWidget):
     def render_png(self) -> np.ndarray:
         if not self._images:
             return np.full((64, 64, 3), 255, np.uint8)
-        kinds = [self.mode] if self.layout == "toggle" else ["similar", "dissimilar"]
+        kinds = [self.mode] if self.arrangement == "toggle" else ["similar", "dissimilar"]
         # as the front end: one range shared by the pair's maps, non-significant pixels hidden
         shared = None
         if self.shared_scale:
-            pool = ["difference"] if self.mode == "difference" and self.layout == "toggle" else list(MAP_KINDS)
+            pool = ["difference"] if self.mode == "difference" and self.arrangement == "toggle" else list(MAP_KINDS)
             vals = [mv[0] for s in SIDES for k in pool if (mv := self._map_values(s, k)) is not None]
             finite = [v[np.isfinite(v)] for v in vals]
             finite = [f for f in finite if f.size]

@@ -68,7 +68,7 @@ export function renderPair({ model, el }) {
   const live = liveControls(model, root);
   disposers.push(live.dispose);
 
-  const kindsShown = () => (model.get("layout") === "side" ? ["similar", "dissimilar"] : [model.get("mode")]);
+  const kindsShown = () => (model.get("arrangement") === "side" ? ["similar", "dissimilar"] : [model.get("mode")]);
   const undo = new UndoStack();
   const bar = colorBar();
   const readout = h("div", { class: "fw-readout", attrs: { "aria-live": "polite" } });
@@ -220,7 +220,7 @@ export function renderPair({ model, el }) {
     panels.forEach((p) => p.panel.dispose());
     grid.replaceChildren();
     loaded = { a: false, b: false };
-    const side = model.get("layout") === "side";
+    const side = model.get("arrangement") === "side";
     grid.classList.toggle("fw-pair-side", side);
     panels = [];
     for (const s of SIDES) {
@@ -288,7 +288,7 @@ export function renderPair({ model, el }) {
   sigButton.title = "pixels whose map value is not significant (Benjamini–Hochberg) are transparent unless shown";
   const scaleButton = button("scale: shared", () => setTrait("shared_scale", model.get("shared_scale") === false), "fw-button fw-shared-scale");
   scaleButton.title = "shared: every panel of the pair uses one absolute scale; per panel: each map to its own maximum";
-  const layoutButton = button("side by side", () => setTrait("layout", model.get("layout") === "side" ? "toggle" : "side"), "fw-button fw-layout");
+  const layoutButton = button("side by side", () => setTrait("arrangement", model.get("arrangement") === "side" ? "toggle" : "side"), "fw-button fw-layout");
   const scoreText = h("span", { class: "fw-score" });
   const decisionText = h("span", { class: "fw-decision" });
   const range = () => model.get("threshold_range") || [0, 1];
@@ -308,7 +308,7 @@ export function renderPair({ model, el }) {
   const syncControls = () => {
     const mode = model.get("mode");
     for (const [m, b] of Object.entries(modeButtons)) b.classList.toggle("fw-active", m === mode);
-    layoutButton.classList.toggle("fw-active", model.get("layout") === "side");
+    layoutButton.classList.toggle("fw-active", model.get("arrangement") === "side");
     const [lo, hi] = range();
     thr.input.min = String(lo);
     thr.input.max = String(hi);
@@ -328,7 +328,7 @@ export function renderPair({ model, el }) {
       paint();
     }),
     onModel(model, "change:mode", () => { syncControls(); buildPanels(); }),
-    onModel(model, "change:layout", () => { syncControls(); buildPanels(); }),
+    onModel(model, "change:arrangement", () => { syncControls(); buildPanels(); }),
     ...["photo_a", "photo_b", "size_a", "size_b"].map((k) => onModel(model, `change:${k}`, buildPanels)),
     ...SIDES.map((s) => onModel(model, `change:view_box_${s}`, () => {
       panels.filter((p) => p.side === s).forEach((p) => p.panel.setView(model.get(`view_box_${s}`)));

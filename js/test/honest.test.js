@@ -24,7 +24,7 @@ function pairState(extra = {}) {
       a: { similar: payload([0.1, 0.2, 0.3, 0.4]), dissimilar: payload([0, 0, 0.05, 0]), p_value: payload([0.5, 0.2, 0.01, 0.001]), significant: mask([0, 0, 1, 1]) },
       b: { similar: payload([0.6, 0, 0, 0.2]), dissimilar: payload([0, 0.1, 0, 0]) },
     },
-    mode: "similar", layout: "toggle", score: 0.5, threshold: 0.6, threshold_range: [0, 1], higher_is_similar: true,
+    mode: "similar", arrangement: "toggle", score: 0.5, threshold: 0.6, threshold_range: [0, 1], higher_is_similar: true,
     decision: "different", opacity: 0.6, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto", map_threshold: 0, title: "",
     info: "", quantity: "correlation r", shared_scale: true, show_insignificant: false,
     annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0, ...extra,

@@ -165,7 +165,7 @@ describe("PairView front end", () => {
   const pairState = () => ({
     _view: "pair", photo_a: PNG, photo_b: PNG, size_a: [420, 420], size_b: [420, 300],
     landmarks_a: float32Bytes(lmA), landmarks_b: float32Bytes(lmB), triangles: uint16Bytes([0, 1, 2]),
-    maps: {}, mode: "similar", layout: "toggle", score: 0.45, threshold: 0.6, threshold_range: [0, 1], higher_is_similar: false,
+    maps: {}, mode: "similar", arrangement: "toggle", score: 0.45, threshold: 0.6, threshold_range: [0, 1], higher_is_similar: false,
     decision: "same", opacity: 0.6, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto", map_threshold: 0, title: "",
     annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
   });
@@ -206,7 +206,7 @@ describe("PairView front end", () => {
     const { model, el } = mount(pairState());
     expect(el.querySelectorAll(".fw-pair-cell canvas").length).toBe(2);
     el.querySelector(".fw-layout").click();
-    expect(model.get("layout")).toBe("side");
+    expect(model.get("arrangement")).toBe("side");
     expect(el.querySelectorAll(".fw-pair-cell canvas").length).toBe(4);
   });
 });

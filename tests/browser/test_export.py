@@ -117,10 +117,7 @@ def test_every_view_paints_with_the_network_off(page, browser, exported):
     assert page.locator(".trace.bars .point").count() == exported["regions"]
     # nothing was fetched from the network, and nothing failed for lack of it
     assert browser.blocked == []
-    # PairView's `layout` trait ("toggle"/"side") shadows the DOMWidget `layout` model that
-    # ipywidgets' DOMWidgetView tries to render: the same error shows in JupyterLab's console
-    # (a views issue, reported); anything else is an export failure
-    assert [e for e in page.errors if "reading 'then'" not in e] == []
+    assert page.errors == []
     page.screenshot(path=str(ARTIFACTS / "export-page.png"), full_page=True)
 
 
