@@ -69,6 +69,8 @@ def model_info(model) -> dict[str, Any]:
 
 def build_manifest(method: str, result: MethodMaps, model, seed: int, timings: dict, *, cancelled: bool = False,
                    **more) -> dict[str, Any]:
+    if result.reliability is not None:  # n="auto": how many masks it took and how stable the maps are
+        more = {"n_used": int(result.done), "reliability": round(float(result.reliability), 6), **more}
     return {
         "method": method,
         "params": _jsonable(result.params),
@@ -123,14 +125,19 @@ def _pair_progress(progress):
 
     def wrapped(update: ProgressUpdate):
         def maps():
-            signed = update.maps
-            if signed is None:
+            live = update.maps
+            if live is None:
                 return None
-            return {key: {"similar": np.maximum(signed[i], 0).astype(np.float32),
-                          "dissimilar": np.maximum(-signed[i], 0).astype(np.float32)}
+            extra = {}
+            if isinstance(live, dict):  # signed maps with their p_value / significant maps
+                extra = {k: v for k, v in live.items() if k != "signed"}
+                live = live["signed"]
+            return {key: {"similar": np.maximum(live[i], 0).astype(np.float32),
+                          "dissimilar": np.maximum(-live[i], 0).astype(np.float32),
+                          **{k: v[i] for k, v in extra.items()}}
                     for i, key in enumerate(("a", "b"))}
 
-        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase))
+        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase, update.reliability))
 
     return wrapped
 
@@ -140,8 +147,15 @@ def _single_progress(progress):
         return None
 
     def wrapped(update: ProgressUpdate):
-        progress(ProgressUpdate(update.done, update.total, update.elapsed_s,
-                                lambda: None if update.maps is None else {"saliency": update.maps[0]}, update.phase))
+        def maps():
+            live = update.maps
+            if live is None:
+                return None
+            if isinstance(live, dict):
+                return {("saliency" if k == "signed" else k): v[0] for k, v in live.items()}
+            return {"saliency": live[0]}
+
+        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase, update.reliability))
 
     return wrapped
 
@@ -161,7 +175,8 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
         faces: ``(face_a, face_b)`` (either may be None) to pick faces; default the largest ones.
         seed: seed of the random masks (same seed → same maps on CPU).
         progress: ``progress(update)`` with ``update.done``, ``update.total``, ``update.maps`` =
-            ``{"a": {"similar", "dissimilar"}, "b": {...}}`` so far (see the engine's docs).
+            ``{"a": {"similar", "dissimilar"[, "p_value", "significant"]}, "b": {...}}`` so far and
+            ``update.reliability`` (``n="auto"``; see the engine's docs).
         cancel: a ``threading.Event`` or callable; the run stops within one batch and raises
             :class:`~facewidget.explain.engine.ExplanationCancelled` (a ``CancelledError``) whose
             ``partial`` is a PairExplanation of what was done (``manifest["cancelled"]`` True),
@@ -169,8 +184,11 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
         **params: the method's parameters (see each method's module; unknown ones raise TypeError).
     Returns:
         :class:`PairExplanation`: ``a`` and ``b`` each with chip maps ``similar``, ``dissimilar``
-        (>= 0), ``signed`` (similar − dissimilar; xSSAB also ``combined``); ``score`` (native),
-        ``same`` and ``threshold`` (None when the model has no threshold), ``manifest``.
+        (>= 0), ``signed`` (similar − dissimilar; xSSAB also ``combined``); perturbation methods
+        (corrrise, rise, occlusion) also ``p_value`` (per pixel, in [0, 1]) and ``significant``
+        (0/1, Benjamini–Hochberg at ``fdr``); ``score`` (native),
+        ``same`` and ``threshold`` (None when the model has no threshold), ``manifest`` (with
+        ``n_used`` and ``reliability`` when ``n="auto"``).
     """
     t0 = time.perf_counter()
     if model.config.task != "identity":

@@ -96,13 +96,16 @@ class ProgressUpdate:
     Attributes:
         done: work items (masks, steps...) finished so far. total: work items in the run.
         elapsed_s: seconds since the run started. phase: e.g. ``"forward"`` or ``"ranks"``.
+        reliability: with ``n="auto"``, the split-half reliability (Spearman–Brown corrected) of
+            the maps at the last check, else None; ``total`` is then ``n_max``.
         maps: the current maps (computed on first access; the structure is the method's, e.g.
             ``{"a": {"similar": ..., "dissimilar": ...}, "b": {...}}`` for pairs).
     """
 
     def __init__(self, done: int, total: int, elapsed_s: float, maps_fn: Callable[[], Any] | None,
-                 phase: str = "forward"):
+                 phase: str = "forward", reliability: float | None = None):
         self.done, self.total, self.elapsed_s, self.phase = done, total, elapsed_s, phase
+        self.reliability = reliability
         self._maps_fn, self._maps = maps_fn, None
 
     @property
@@ -116,7 +119,8 @@ class ProgressUpdate:
         return self._maps
 
     def __repr__(self) -> str:
-        return f"ProgressUpdate({self.done}/{self.total}, {self.elapsed_s:.2f}s, {self.phase})"
+        rel = "" if self.reliability is None else f", reliability {self.reliability:.3f}"
+        return f"ProgressUpdate({self.done}/{self.total}, {self.elapsed_s:.2f}s, {self.phase}{rel})"
 
 
 @dataclass
@@ -153,12 +157,15 @@ class BatchLoop:
     """Runs ``total`` work items in batches with progress, cancel and timings.
 
     ``step(start, stop)`` does items ``[start, stop)``. The first batch has ``first_batch`` items
-    (small, so the first progress update is quick), the others ``batch_size``.
+    (small, so the first progress update is quick), the others ``batch_size``. With ``align``,
+    no batch crosses a multiple of it; ``stop_fn(done)`` (asked after every batch) ends the run
+    early when it returns True.
     """
 
     def __init__(self, total: int, batch_size: int, *, progress=None, cancel=None,
                  progress_interval: float = 0.25, first_batch: int | None = None, timings: Timings | None = None,
-                 maps_fn: Callable[[], Any] | None = None, partial_fn: Callable[[], Any] | None = None):
+                 maps_fn: Callable[[], Any] | None = None, partial_fn: Callable[[], Any] | None = None,
+                 align: int | None = None, stop_fn: Callable[[int], bool] | None = None):
         if total < 1:
             raise ValueError(f"nothing to do: total = {total}")
         if batch_size < 1:
@@ -169,6 +176,8 @@ class BatchLoop:
         self.progress_interval = float(progress_interval)
         self.timings = timings or Timings()
         self.maps_fn, self.partial_fn = maps_fn, partial_fn
+        self.align, self.stop_fn = align, stop_fn
+        self.reliability: float | None = None
         self.done = 0
         self._last_report = -np.inf
 
@@ -179,7 +188,7 @@ class BatchLoop:
         if not force and now - self._last_report < self.progress_interval:
             return
         self._last_report = now
-        self.progress(ProgressUpdate(self.done, self.total, now, self.maps_fn, phase))
+        self.progress(ProgressUpdate(self.done, self.total, now, self.maps_fn, phase, self.reliability))
         if self.timings.first_progress_s is None:
             self.timings.first_progress_s = self.timings.elapsed
 
@@ -194,9 +203,14 @@ class BatchLoop:
             self.check_cancel()
             size = self.first_batch if start == 0 else self.batch_size
             stop = min(self.total, start + size)
+            if self.align:  # batches never straddle a multiple of align (where stop_fn is asked)
+                stop = min(stop, (start // self.align + 1) * self.align)
             step(start, stop)
             self.done = stop
-            self.report(force=(start == 0 or stop == self.total))
+            finished = stop == self.total or (self.stop_fn is not None and self.stop_fn(stop))
+            self.report(force=(start == 0 or finished))
+            if finished:
+                break
             start = stop
 
 
@@ -239,12 +253,15 @@ def masks_for_range(source: MaskSource, seed: int, start: int, stop: int, device
 class MaskMoments:
     """Running sums over masks for K score streams (float64, O(K·H·W) memory).
 
-    ``sum_m``, ``sum_m2``: (h, w); ``sum_s``, ``sum_s2``: (K,); ``sum_ms``: (K, h, w); ``n`` masks.
+    ``sum_m``, ``sum_m2``: (h, w); ``sum_s``, ``sum_s2``: (K,); ``sum_ms``: (K, h, w); ``n`` masks;
+    ``sum_ms2`` (K, h, w) = Σ M·s² when built with ``score_squares=True``. ``shift`` may be given
+    (two halves of one run share their parent's shift).
     Scores are stored shifted by the first batch's mean (Pearson and covariances do not change;
     it keeps the float64 sums well conditioned).
     """
 
-    def __init__(self, streams: int, size: tuple[int, int], device):
+    def __init__(self, streams: int, size: tuple[int, int], device, shift: torch.Tensor | None = None,
+                 score_squares: bool = False):
         h, w = size
         kw = dict(dtype=torch.float64, device=device)
         self.k = streams
@@ -253,7 +270,9 @@ class MaskMoments:
         self.sum_s = torch.zeros(streams, **kw)
         self.sum_s2 = torch.zeros(streams, **kw)
         self.sum_ms = torch.zeros(streams, h, w, **kw)
-        self.shift: torch.Tensor | None = None
+        # Σ M·s², only when asked (occlusion's standard error needs it)
+        self.sum_ms2 = torch.zeros(streams, h, w, **kw) if score_squares else None
+        self.shift: torch.Tensor | None = shift
         self.n = 0
 
     def add(self, masks: torch.Tensor, scores: torch.Tensor) -> None:
@@ -268,6 +287,8 @@ class MaskMoments:
         self.sum_s += s.sum(1)
         self.sum_s2 += (s * s).sum(1)
         self.sum_ms += torch.einsum("kb,bhw->khw", s, m)
+        if self.sum_ms2 is not None:
+            self.sum_ms2 += torch.einsum("kb,bhw->khw", s * s, m)
         self.n += m.shape[0]
 
     def add_cross(self, masks: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -345,12 +366,48 @@ class Stream:
 
 @dataclass
 class MaskRun:
-    """What :func:`run_masks` returns: the moments, the scores (if kept) and the timings."""
+    """What :func:`run_masks` returns: the moments, the scores (if kept) and the timings; with
+    ``auto``, the split-half ``reliability`` reached and the two halves' moments."""
 
     moments: MaskMoments
     scores: torch.Tensor | None
     timings: Timings
     n: int
+    reliability: float | None = None
+    halves: tuple[MaskMoments, MaskMoments] | None = None
+
+
+@dataclass
+class AutoStop:
+    """``n="auto"``: stream masks until the maps are stable.
+
+    Masks go to two halves by the parity of their block (interleaved: block 0, 2, 4... and 1, 3,
+    5...), each half keeps its own :class:`MaskMoments`; every ``check_every`` masks (from
+    ``n_min`` on) the per-stream Pearson correlation r across pixels of the two halves' maps
+    (``map_fn(moments)`` → (K, h, w)) is Spearman–Brown corrected, R = 2r / (1 + r) (the
+    reliability of a map from all the masks), and the run stops when the smallest R over the
+    streams reaches ``target``, or at ``n_max`` masks. Checks fall on fixed mask counts, so the
+    stopping point does not depend on the batch size: the same seed stops at the same n.
+    """
+
+    map_fn: Callable[[MaskMoments], torch.Tensor]
+    target: float = 0.95
+    n_max: int = 8000
+    n_min: int = 128
+    check_every: int = 64
+
+
+def split_half_reliability(map_a: torch.Tensor, map_b: torch.Tensor) -> float:
+    """Smallest Spearman–Brown corrected correlation 2r / (1 + r) over K pairs of (K, h, w) maps
+    (0 when a map is constant)."""
+    a = map_a.reshape(map_a.shape[0], -1).to(torch.float64)
+    b = map_b.reshape(map_b.shape[0], -1).to(torch.float64)
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    denom = torch.sqrt((a * a).sum(1) * (b * b).sum(1))
+    r = torch.where(denom > 0, (a * b).sum(1) / denom.clamp_min(1e-300), torch.zeros_like(denom))
+    rel = 2 * r / (1 + r).clamp_min(1e-12)
+    return float(rel.min())
 
 
 def autocast_context(device: torch.device, enabled: bool | None):
@@ -381,7 +438,8 @@ def forward_scores(model, streams: Sequence[Stream], masks: torch.Tensor, *, aut
 def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | None = None, *, seed: int = 0,
               batch_size: int | None = None, progress=None, cancel=None, progress_interval: float = 0.25,
               keep_scores: bool = False, autocast: bool | None = None,
-              maps_fn: Callable[[MaskMoments], Any] | None = None) -> MaskRun:
+              maps_fn: Callable[[MaskMoments], Any] | None = None, auto: AutoStop | None = None,
+              score_squares: bool = False) -> MaskRun:
     """Stream ``n`` masks from ``source`` through ``model`` for every stream, accumulating moments.
 
     Args:
@@ -395,6 +453,9 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         progress, cancel, progress_interval: see the module doc. ``maps_fn(moments)`` makes the
             maps a progress update shows.
         keep_scores: also return the (K, N) scores (for Spearman's second pass).
+        auto: stop early on split-half reliability (see :class:`AutoStop`; ``n`` is ignored,
+            ``auto.n_max`` bounds the run).
+        score_squares: also accumulate Σ M·s² (see :class:`MaskMoments`).
     Returns:
         :class:`MaskRun`. Raises :class:`ExplanationCancelled` (``partial`` = a MaskRun so far).
     """
@@ -402,6 +463,9 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         raise ShapeError("run_masks needs at least one stream")
     if source.count is not None:
         n = source.count
+        auto = None
+    elif auto is not None:
+        n = int(auto.n_max)
     if n is None or n < 2:
         raise ValueError(f"need at least 2 masks; got n={n}")
     device = model.device
@@ -411,16 +475,31 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
             raise ShapeError(f"stream chip must be (3, {size[0]}, {size[1]}); got {tuple(st.chip.shape)}")
     per_forward = batch_size or max(MASK_BLOCK, getattr(model, "batch_size", 32) // max(1, len(streams)))
     per_forward = max(MASK_BLOCK, (per_forward // MASK_BLOCK) * MASK_BLOCK)
-    moments = MaskMoments(len(streams), size, device)
+    moments = MaskMoments(len(streams), size, device, score_squares=score_squares)
+    halves = None
+    if auto is not None:
+        halves = (MaskMoments(len(streams), size, device), MaskMoments(len(streams), size, device))
+        check = max(MASK_BLOCK, (int(auto.check_every) // MASK_BLOCK) * MASK_BLOCK)
     scores = torch.empty(len(streams), n, dtype=torch.float64) if keep_scores else None
     timings = Timings()
+    state = {"reliability": None}
 
     def partial():
-        return MaskRun(moments, None if scores is None else scores[:, :moments.n], timings, moments.n)
+        return MaskRun(moments, None if scores is None else scores[:, :moments.n], timings, moments.n,
+                       state["reliability"], halves)
+
+    def stop_fn(done: int) -> bool:
+        if auto is None or done % check or done < auto.n_min:
+            return False
+        with timings.phase("reliability"):
+            rel = split_half_reliability(auto.map_fn(halves[0]), auto.map_fn(halves[1]))
+        state["reliability"] = loop.reliability = rel
+        return rel >= auto.target
 
     loop = BatchLoop(n, per_forward, progress=progress, cancel=cancel, progress_interval=progress_interval,
                      first_batch=MASK_BLOCK, timings=timings,
-                     maps_fn=(lambda: maps_fn(moments)) if maps_fn else None, partial_fn=partial)
+                     maps_fn=(lambda: maps_fn(moments)) if maps_fn else None, partial_fn=partial,
+                     align=check if auto is not None else None, stop_fn=stop_fn if auto is not None else None)
 
     def step(start: int, stop: int) -> None:
         with timings.phase("masks"):
@@ -429,11 +508,22 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
             s = forward_scores(model, streams, masks, autocast=autocast)
         with timings.phase("accumulate"):
             moments.add(masks, s)
+            if halves is not None:
+                parity = (torch.arange(start, stop, device=masks.device) // MASK_BLOCK) % 2
+                for h, half in enumerate(halves):
+                    sel = parity == h
+                    if bool(sel.any()):
+                        half.shift = moments.shift  # one shift for the run: the halves' sums add up
+                        half.add(masks[sel], s[:, sel])
             if scores is not None:
                 scores[:, start:stop] = s.detach().to("cpu", torch.float64)
 
     loop.run(step)
-    return MaskRun(moments, scores, timings, n)
+    if auto is not None and (state["reliability"] is None or loop.done % check):  # ran to n_max off a check
+        with timings.phase("reliability"):
+            state["reliability"] = split_half_reliability(auto.map_fn(halves[0]), auto.map_fn(halves[1]))
+    used = moments.n
+    return MaskRun(moments, None if scores is None else scores[:, :used], timings, used, state["reliability"], halves)
 
 
 def rank_pass(run: MaskRun, source: MaskSource, *, seed: int, batch_size: int = 256, cancel=None) -> torch.Tensor:
