@@ -386,7 +386,9 @@ class AutoStop:
     ``n_min`` on) the per-stream Pearson correlation r across pixels of the two halves' maps
     (``map_fn(moments)`` → (K, h, w)) is Spearman–Brown corrected, R = 2r / (1 + r) (the
     reliability of a map from all the masks), and the run stops when the smallest R over the
-    streams reaches ``target``, or at ``n_max`` masks. Checks fall on fixed mask counts, so the
+    streams has reached ``target`` at ``confirm`` consecutive checks, or at ``n_max`` masks.
+    (Stopping at the first crossing would stop on upward noise in R: the maps would be less
+    reliable than reported; one more check costs ``check_every`` masks.) Checks fall on fixed mask counts, so the
     stopping point does not depend on the batch size: the same seed stops at the same n.
     """
 
@@ -395,6 +397,7 @@ class AutoStop:
     n_max: int = 8000
     n_min: int = 128
     check_every: int = 64
+    confirm: int = 2
 
 
 def split_half_reliability(map_a: torch.Tensor, map_b: torch.Tensor) -> float:
@@ -482,7 +485,7 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         check = max(MASK_BLOCK, (int(auto.check_every) // MASK_BLOCK) * MASK_BLOCK)
     scores = torch.empty(len(streams), n, dtype=torch.float64) if keep_scores else None
     timings = Timings()
-    state = {"reliability": None}
+    state = {"reliability": None, "streak": 0}
 
     def partial():
         return MaskRun(moments, None if scores is None else scores[:, :moments.n], timings, moments.n,
@@ -494,7 +497,8 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         with timings.phase("reliability"):
             rel = split_half_reliability(auto.map_fn(halves[0]), auto.map_fn(halves[1]))
         state["reliability"] = loop.reliability = rel
-        return rel >= auto.target
+        state["streak"] = state["streak"] + 1 if rel >= auto.target else 0
+        return state["streak"] >= auto.confirm
 
     loop = BatchLoop(n, per_forward, progress=progress, cancel=cancel, progress_interval=progress_interval,
                      first_batch=MASK_BLOCK, timings=timings,
