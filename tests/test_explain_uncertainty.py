@@ -191,3 +191,24 @@ def test_n_auto_on_a_real_genuine_pair_is_stable_and_cheap(sample_images, sample
     for side in ("a", "b"):
         x, y = getattr(auto, side).maps["signed"], getattr(ref, side).maps["signed"]
         assert np.corrcoef(x.ravel(), y.ravel())[0, 1] >= 0.97, side
+
+
+def test_precision_is_float32_by_default_opt_in_lower_and_on_record(sample_images, sample_faces):
+    from .explain_helpers import tiny_model
+
+    img = sample_images["obama"]
+    face = sample_faces["obama"][0]
+    model = tiny_model(size=64)
+    pair = dict(faces=(face, face), n=256, seed=0)
+    fp32 = fw.explain_pair(img, photometric_copy(img), model, **pair)
+    assert fp32.manifest["precision"] == "fp32"
+    assert fp32.manifest["model"]["runtime"] == model.runtime_in_use  # black box at fp32: the fastest runtime
+    bf16 = fw.explain_pair(img, photometric_copy(img), model, precision="bf16", **pair)
+    assert bf16.manifest["precision"] == "bf16" and bf16.manifest["model"]["runtime"].startswith("torch")
+    x, y = fp32.a.maps["signed"], bf16.a.maps["signed"]
+    assert not np.array_equal(x, y)  # bf16 did run (its rounding shows) ...
+    assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.9  # ... and gives the same map
+    grad = fw.explain_pair(img, photometric_copy(img), model, method="gradcam", faces=(face, face))
+    assert grad.manifest["model"]["runtime"].startswith("torch") and grad.manifest["precision"] == "fp32"
+    with pytest.raises(ParameterError):
+        fw.explain_pair(img, img, model, faces=(face, face), n=16, precision="fp8")

@@ -6,7 +6,8 @@ Two pieces:
   directly (integrated-gradient steps, ...).
 * :func:`run_masks` — black-box perturbation on top of it: a :class:`MaskSource` draws masks block
   by block, every *stream* (an image plus a score function) is perturbed with the same masks, the
-  perturbed chips go through the model in batches under ``no_grad`` (autocast on CUDA), and a
+  perturbed chips go through the model in batches under ``no_grad`` (float32 unless a
+  :func:`precision_scope` asks for fp16 / bf16 autocast), and a
   :class:`MaskMoments` accumulator keeps running sums ``Σ M, Σ M², Σ s, Σ s², Σ M·s`` per pixel.
   CorrRISE (Pearson), RISE, sliding-window occlusion and Score-CAM are all functions of these sums,
   so memory is O(H·W) per stream whatever the number of masks N.
@@ -45,6 +46,7 @@ Progress
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -52,7 +54,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..errors import CancelledError, ShapeError
+from ..errors import CancelledError, ParameterError, ShapeError
 
 MASK_BLOCK = 4
 """Masks per generator block (the unit of reproducibility and the size of the first batch, kept
@@ -413,12 +415,38 @@ def split_half_reliability(map_a: torch.Tensor, map_b: torch.Tensor) -> float:
     return float(rel.min())
 
 
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+_precision: contextvars.ContextVar[str] = contextvars.ContextVar("facewidget_precision", default="fp32")
+
+
+def check_precision(precision) -> str:
+    if precision not in PRECISIONS:
+        raise ParameterError("precision", precision, "'fp32' (default), 'fp16' or 'bf16'")
+    return precision
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str = "fp32"):
+    """Forwards inside run at ``precision``: float32 by default on every device; ``"fp16"`` /
+    ``"bf16"`` (opt-in) run the network's forwards under ``torch.autocast`` (and in torch, not
+    ONNX Runtime)."""
+    token = _precision.set(check_precision(precision))
+    try:
+        yield
+    finally:
+        _precision.reset(token)
+
+
+def current_precision() -> str:
+    return _precision.get()
+
+
 def autocast_context(device: torch.device, enabled: bool | None):
-    if enabled is None:
-        enabled = device.type == "cuda"
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
+    """``torch.autocast`` at the current :func:`precision_scope` (None), or forced off (False)."""
+    dtype = PRECISIONS[_precision.get()] if enabled is None or enabled else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def forward_scores(model, streams: Sequence[Stream], masks: torch.Tensor, *, autocast: bool | None = None) -> torch.Tensor:
@@ -432,8 +460,9 @@ def forward_scores(model, streams: Sequence[Stream], masks: torch.Tensor, *, aut
         # chip·M + fill·(1 − M) = fill + (chip − fill)·M, written straight into the batch
         torch.addcmul(fill.expand(3, h, w) if fill.ndim else fill, st.chip - fill, m, out=batch[i * b:(i + 1) * b])
     with torch.no_grad(), autocast_context(model.device, autocast):
-        infer = getattr(model, "infer", None)  # FaceModel's fastest gradient-free runtime
-        out = infer(batch) if infer is not None else model.forward_chips(batch)
+        infer = getattr(model, "infer", None)  # FaceModel's fastest gradient-free runtime (float32)
+        low = autocast is not False and PRECISIONS[_precision.get()] is not None
+        out = infer(batch) if infer is not None and not low else model.forward_chips(batch)
     out = out.float()
     return torch.stack([st.score(out[i * b:(i + 1) * b]).float().reshape(b) for i, st in enumerate(streams)])
 
