@@ -114,7 +114,11 @@ def _reinitialise(module: nn.Module, generator_seed: int) -> None:
 
 
 def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    from skimage.metrics import structural_similarity
+    try:
+        from skimage.metrics import structural_similarity
+    except ImportError:  # scikit-image is in the test / demo extras, not a core dependency
+        raise UnsupportedOperationError("the randomisation test's SSIM needs scikit-image: "
+                                        "pip install scikit-image") from None
 
     def spear(x, y):
         if np.std(x) == 0 or np.std(y) == 0:
