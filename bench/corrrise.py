@@ -133,7 +133,7 @@ def run_corrrise(model, chips, targets, n, **kw):
     return time.perf_counter() - t, res
 
 
-def xaitk_rise(model, chip_a: torch.Tensor, chip_b: torch.Tensor, n: int, batch: int, forward=None):
+def xaitk_rise(model, chip_a: torch.Tensor, chip_b: torch.Tensor, n: int, batch: int, forward=None, seed: int = 0):
     """xaitk-saliency's similarity saliency with RISE masks, same model (batched forwards).
 
     ``forward``: what the black box calls on a float batch (default ``model.forward_chips``: the
@@ -163,7 +163,7 @@ def xaitk_rise(model, chip_a: torch.Tensor, chip_b: torch.Tensor, n: int, batch:
             return {}
 
     to_img = lambda c: (c.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-    algo = PerturbationOcclusion(RISEGrid(n=n, s=7, p1=0.5, seed=0, threads=0), SimilarityScoring("euclidean"),
+    algo = PerturbationOcclusion(RISEGrid(n=n, s=7, p1=0.5, seed=seed, threads=0), SimilarityScoring("euclidean"),
                                  threads=0)
     t = time.perf_counter()
     sal = algo.generate(to_img(chip_a), [to_img(chip_b)], Blackbox())

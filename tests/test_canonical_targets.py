@@ -19,3 +19,27 @@ def test_class_logit_and_expected_value():
         ClassLogit(5)(out)
     with pytest.raises(ShapeError):
         ExpectedValue(range(81))(out)
+
+
+def test_one_target_system_serves_explain_canonical_and_quality():
+    """CIS's default age target, explain's "age" target and FaceModel.expected_age are one number:
+    softmax · the model's age centres in years (not class indices 0..K-1)."""
+    import facewidget as fw
+    from facewidget.canonical.targets import default_target
+    from facewidget.explain.targets import ExpectedAgeTarget, resolve_target
+
+    model = fw.load_model("dlib-age", device="cpu")
+    torch.manual_seed(0)
+    chips = torch.rand(2, 3, *model.config.input_size)
+    out = model.forward_chips(chips)
+    canonical = default_target(model, chips)
+    explain = resolve_target("age", model, chips[0])
+    unified = model.target("expected_age")
+    assert isinstance(canonical, ExpectedAgeTarget) and isinstance(unified, ExpectedAgeTarget)
+    centres = torch.tensor(model.config.extra["age_centres"], dtype=torch.float32)
+    expected = torch.softmax(out, 1) @ centres
+    for t in (canonical, explain, unified):
+        assert torch.allclose(t(out), expected, atol=1e-5)
+    assert torch.allclose(model.expected_age(chips), expected, atol=1e-4)
+    # class indices would be off by the first centre (0.25 years vs 0) times its probability
+    assert canonical.describe() == explain.describe() == {"kind": "age", "classes": 81}

@@ -112,8 +112,9 @@ def test_progress_counts_increase_and_carry_live_maps(pair):
     assert done[0] == MASK_BLOCK and done[-1] == 200 and all(x < y for x, y in zip(done, done[1:]))
     assert all(u.total == 200 for u in updates)
     last = updates[-1].maps
-    assert set(last) == {"a", "b"} and set(last["a"]) == {"similar", "dissimilar"}
-    np.testing.assert_allclose(last["a"]["similar"], res.a.maps["similar"], atol=1e-6)
+    assert set(last) == {"a", "b"} and set(last["a"]) == {"similar", "dissimilar", "p_value", "significant"}
+    for name in ("similar", "p_value", "significant"):
+        np.testing.assert_allclose(last["a"][name], res.a.maps[name], atol=1e-6)
     # order, not speed: the first update comes after the first block of masks, long before the work
     # is done; and the moment it came is recorded in the manifest
     assert 0 < chips_run_at_update[0] < chips_run_at_update[-1] <= model.chips_seen

@@ -23,8 +23,22 @@ Pairs
 Single faces
     The same with the mean of a target (class logit, expected age, similarity to a reference).
 
-All chips are (B, 3, h, w) float32 RGB in [0, 1]; maps (B, h, w); ties in a map are broken by pixel
-index (a stable sort), so a constant map deletes in raster order.
+Ranking
+    Pixels are ranked by the map as given (pass the *signed* map, oriented so that higher = more
+    evidence: a clipped map ties every pixel it clipped). Remaining ties are broken by a random
+    permutation drawn from ``seed``, never by pixel position: a constant map deletes pixels in a
+    seeded random order, so the curve does not depend on where the tied pixels lie (with a raster
+    tie-break, the tail of a curve measured row order).
+
+Fills
+    ``base`` / ``fill``: a number (0 = black), ``"blur"``, a tensor like the chips, or ``"road"``:
+    ROAD's noisy linear imputation (Rong et al. 2022, "A consistent and efficient evaluation
+    strategy for attribution methods"): every removed pixel becomes the weighted mean of its 8
+    neighbours (direct ones 1/6, diagonal ones 1/12), solved jointly as one sparse linear system
+    per image and step, plus Gaussian noise (σ = 0.01 of the [0, 1] range): removing pixels then
+    leaks no shape of the mask (the class information a black square gives away).
+
+All chips are (B, 3, h, w) float32 RGB in [0, 1]; maps (B, h, w).
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..errors import ShapeError, ParameterError
+from ..errors import ParameterError, ShapeError
 from ..explain.base import gaussian_blur
 
 
@@ -69,23 +83,77 @@ def auc(fractions: np.ndarray, values: np.ndarray) -> float:
     return float(np.trapezoid(values, fractions))
 
 
-def resolve_base(base, chips: torch.Tensor) -> torch.Tensor:
-    """The image pixels go to (deletion) or come from (insertion): a number or ``"blur"``."""
+ROAD_WEIGHTS = (((0, 1), 1 / 6), ((0, -1), 1 / 6), ((1, 0), 1 / 6), ((-1, 0), 1 / 6),
+                ((1, 1), 1 / 12), ((1, -1), 1 / 12), ((-1, 1), 1 / 12), ((-1, -1), 1 / 12))
+"""ROAD's neighbour weights (Rong et al. 2022, NoisyLinearImputer)."""
+
+
+def road_impute(chips: torch.Tensor, removed: torch.Tensor, *, noise: float = 0.01, seed: int = 0) -> torch.Tensor:
+    """ROAD noisy linear imputation: (B, 3, h, w) chips with the ``removed`` pixels ((B, h, w), 1 =
+    removed) replaced by the solution of x_u = Σ_v w_v x_v / Σ_v w_v over u's in-image neighbours v
+    (known pixels fixed), plus N(0, noise²) on the imputed pixels (seeded)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import splu
+
+    out = chips.detach().cpu().to(torch.float64).numpy().copy()
+    rem = removed.detach().cpu().numpy() > 0.5
+    b, _, h, w = out.shape
+    rng = np.random.default_rng(seed)
+    for i in range(b):
+        ys, xs = np.nonzero(rem[i])
+        m = ys.size
+        if m == 0:
+            continue
+        index = -np.ones((h, w), dtype=np.int64)
+        index[ys, xs] = np.arange(m)
+        rows, cols, vals = [np.arange(m)], [np.arange(m)], []
+        diag = np.zeros(m)
+        rhs = np.zeros((m, 3))
+        for (dy, dx), wt in ROAD_WEIGHTS:
+            ny, nx = ys + dy, xs + dx
+            inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+            diag[inside] += wt
+            src = np.nonzero(inside)[0]
+            nbr = index[ny[src], nx[src]]
+            unknown = nbr >= 0
+            rows.append(src[unknown])
+            cols.append(nbr[unknown])
+            vals.append(np.full(int(unknown.sum()), -wt))
+            known = src[~unknown]
+            rhs[known] += wt * out[i][:, ny[known], nx[known]].T
+        a = coo_matrix((np.concatenate([diag] + vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, m))
+        solved = splu(a.tocsc()).solve(rhs)
+        out[i][:, ys, xs] = (solved + noise * rng.standard_normal(solved.shape)).T
+    return torch.as_tensor(out, dtype=chips.dtype, device=chips.device)
+
+
+def resolve_base(base, chips: torch.Tensor):
+    """The image pixels go to (deletion) or come from (insertion): a number, ``"blur"``, a tensor,
+    or ``"road"`` (kept as the string: ROAD imputes per step, see :func:`perturb`)."""
+    if isinstance(base, str) and base == "road":
+        return base
     if isinstance(base, (int, float)) and not isinstance(base, bool):
         return torch.full_like(chips, float(base))
     if base == "blur":
         return gaussian_blur(chips, sigma=min(chips.shape[-2:]) / 16.0)
     if isinstance(base, torch.Tensor) and base.shape == chips.shape:
         return base.to(chips.device, chips.dtype)
-    raise ShapeError(f"base/fill must be a number, 'blur' or a tensor like the chips; got {base!r}")
+    raise ParameterError("base", base, "a number, 'blur', 'road' or a tensor like the chips")
 
 
 class PixelOrder:
-    """Pixel ranks of maps (highest first) so that top-k masks are cheap for any k."""
+    """Pixel ranks of maps (highest first) so that top-k masks are cheap for any k.
 
-    def __init__(self, maps: torch.Tensor):
+    Ties are broken by a random permutation of the pixels drawn from ``seed`` (one per map), never
+    by position."""
+
+    def __init__(self, maps: torch.Tensor, seed: int = 0):
         b, h, w = maps.shape
-        order = torch.argsort(-maps.reshape(b, -1), dim=1, stable=True)
+        g = torch.Generator().manual_seed(int(seed))
+        perm = torch.stack([torch.randperm(h * w, generator=g) for _ in range(b)])
+        flat = maps.reshape(b, -1).cpu()
+        # sort the permuted pixels stably by value: equal values keep the random order
+        order = perm.gather(1, torch.argsort(-flat.gather(1, perm), dim=1, stable=True))
         self.rank = torch.empty_like(order)
         self.rank.scatter_(1, order, torch.arange(h * w).expand(b, -1).contiguous())
         self.shape = (b, h, w)
@@ -97,8 +165,13 @@ class PixelOrder:
         return (self.rank < k).reshape(b, h, w).float()
 
 
-def perturb(chips: torch.Tensor, order: PixelOrder, fraction: float, mode: str, base: torch.Tensor) -> torch.Tensor:
+def perturb(chips: torch.Tensor, order: PixelOrder, fraction: float, mode: str, base, seed: int = 0) -> torch.Tensor:
     top = order.top(fraction).to(chips.device)[:, None]
+    if isinstance(base, str) and base == "road":  # impute the removed pixels from the kept ones
+        if mode not in ("deletion", "insertion"):
+            raise ParameterError("mode", mode, "'deletion' or 'insertion'")
+        removed = top[:, 0] if mode == "deletion" else 1 - top[:, 0]
+        return road_impute(chips, removed, seed=seed + int(round(fraction * 1e6)))
     if mode == "deletion":
         return chips * (1 - top) + base * top
     if mode == "insertion":
@@ -167,7 +240,8 @@ def clean_threshold(model, sims: np.ndarray, genuine: np.ndarray, threshold) -> 
 
 
 def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = "deletion", steps: int = 20,
-               threshold="clean", images: str = "each", base=None, batch_size: int | None = None) -> PairCurve:
+               threshold="clean", images: str = "each", base=None, batch_size: int | None = None,
+               seed: int = 0) -> PairCurve:
     """Deletion / insertion curve over pairs (see the module doc).
 
     Args:
@@ -175,7 +249,8 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
             each image's pixels (similar maps for genuine pairs, dissimilar maps for impostors).
         genuine: (P,) bool. threshold: ``"clean"``, ``"model"`` or a native-unit number.
         images: ``"each"``, ``"a"`` or ``"both"`` (see the module doc). base: deletion fill (default 0 = black) or insertion start
-            (default ``"blur"``).
+            (default ``"blur"``); ``"road"`` for ROAD's noisy linear imputation (see the module doc).
+        seed: the tie-breaking permutation (and ROAD's noise).
     """
     dev = model.device
     a, b = _as_chips(chips_a, dev), _as_chips(chips_b, dev)
@@ -187,8 +262,8 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
         raise ShapeError(f"genuine has {genuine.shape[0]} entries for {p} pairs")
     if images not in ("each", "a", "both"):
         raise ParameterError("images", images, "'each', 'a' or 'both'")
-    order_a = PixelOrder(_as_maps(maps_a, p, size))
-    order_b = PixelOrder(_as_maps(maps_b, p, size))
+    order_a = PixelOrder(_as_maps(maps_a, p, size), seed)
+    order_b = PixelOrder(_as_maps(maps_b, p, size), seed + 1)
     base = (0.0 if mode == "deletion" else "blur") if base is None else base
     base_a, base_b = resolve_base(base, a), resolve_base(base, b)
     bs = batch_size or getattr(model, "batch_size", 32)
@@ -198,11 +273,11 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
     fr = fractions_for(steps)
     sims = np.empty((len(fr), 2 * p if images == "each" else p))
     for i, f in enumerate(fr):
-        pa = perturb(a, order_a, f, mode, base_a)
+        pa = perturb(a, order_a, f, mode, base_a, seed)
         if images == "a":
             sims[i] = model.similarity(_outputs(model, pa, bs), emb_b).cpu().numpy()
             continue
-        pb = perturb(b, order_b, f, mode, base_b)
+        pb = perturb(b, order_b, f, mode, base_b, seed + 1)
         e = _outputs(model, torch.cat([pa, pb]), bs)
         if images == "both":
             sims[i] = model.similarity(e[:p], e[p:]).cpu().numpy()
@@ -243,14 +318,15 @@ class SingleCurve:
 
 
 def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: int = 20, base=None,
-                 batch_size: int | None = None) -> SingleCurve:
-    """Deletion / insertion curve of ``target`` (a Target or callable outputs → (B,)) over chips."""
+                 batch_size: int | None = None, seed: int = 0) -> SingleCurve:
+    """Deletion / insertion curve of ``target`` (a Target or callable outputs → (B,)) over chips
+    (``base`` and ``seed`` as for :func:`pair_curve`)."""
     from ..explain.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
     dev = model.device
     c = _as_chips(chips, dev)
-    order = PixelOrder(_as_maps(maps, c.shape[0], tuple(c.shape[-2:])))
+    order = PixelOrder(_as_maps(maps, c.shape[0], tuple(c.shape[-2:])), seed)
     base = (0.0 if mode == "deletion" else "blur") if base is None else base
     base_t = resolve_base(base, c)
     bs = batch_size or getattr(model, "batch_size", 32)
@@ -259,7 +335,7 @@ def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: i
     with torch.no_grad():
         clean = float(tgt(_outputs(model, c, bs)).float().mean())
         for i, f in enumerate(fr):
-            values[i] = float(tgt(_outputs(model, perturb(c, order, f, mode, base_t), bs)).float().mean())
+            values[i] = float(tgt(_outputs(model, perturb(c, order, f, mode, base_t, seed), bs)).float().mean())
     area = auc(fr, values)
     return SingleCurve(mode, fr, values, area, clean, area / clean if abs(clean) > 1e-12 else None)
 

@@ -53,9 +53,11 @@ def pair_signed_maps(model, chips_a, chips_b, method: str = "corrrise", *, seed:
 
 
 def evidence_maps(signed: np.ndarray, genuine: np.ndarray) -> np.ndarray:
-    """Similar maps (max(m, 0)) for genuine pairs, dissimilar maps (max(−m, 0)) for impostors."""
+    """The ranking maps of the curves: the signed map for genuine pairs (similar evidence first),
+    its negative for impostors (dissimilar evidence first). Signed, not clipped: clipping would tie
+    every pixel of the other sign, and their order would then be arbitrary instead of the map's."""
     g = np.asarray(genuine, dtype=bool)[:, None, None]
-    return np.where(g, np.maximum(signed, 0), np.maximum(-signed, 0)).astype(np.float32)
+    return np.where(g, signed, -signed).astype(np.float32)
 
 
 @dataclass
@@ -142,13 +144,13 @@ def evaluate_single(model, chips: torch.Tensor, target, method: str = "corrrise"
                     random_seed: int = 12345, random_cell: int | None = None, **params) -> SingleEvaluation:
     """Explain ``target`` (a Target or callable outputs → (B,)) on every chip (B, 3, h, w) with
     ``method``, then deletion and insertion curves of the target for those maps (positive part of
-    the signed maps: the pixels that raise the target) and for random maps."""
+    the signed maps rank first: the pixels that raise the target) and for random maps."""
     from ..explain.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
     chips = chips.to(model.device)
     fn = get_method(method)
-    maps = np.stack([np.maximum(fn(model, chips[i:i + 1], [tgt], seed=seed, **params).saliency[0], 0)
+    maps = np.stack([fn(model, chips[i:i + 1], [tgt], seed=seed, **params).saliency[0]  # signed: see evidence_maps
                      for i in range(len(chips))])
     rand = random_maps(len(chips), tuple(chips.shape[-2:]), seed=random_seed, cell=random_cell)
     kw = dict(steps=steps)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ShapeError, ParameterError
-from .base import check_seed, BLACK_BOX, MethodMaps, get_method
-from .engine import ExplanationCancelled, ProgressUpdate
+from ..errors import ParameterError, ShapeError
+from .base import BLACK_BOX, MethodMaps, check_seed, get_method
+from .engine import ExplanationCancelled, ProgressUpdate, autocast_context, check_precision, precision_scope
 from .results import ExplainedFace, Explanation, PairExplanation
 from .targets import SimilarityTarget, resolve_target
 
@@ -58,24 +58,36 @@ def _jsonable(value):
     return repr(value)
 
 
-def model_info(model) -> dict[str, Any]:
+def runtime_used(model, method: str | None = None, precision: str = "fp32") -> str | None:
+    """What actually ran the method's forwards: the model's gradient-free runtime (ONNX Runtime on
+    CPU when the network exports) for black-box methods at float32; torch for gradient methods and
+    for fp16 / bf16 (autocast), even when an ONNX graph exists."""
+    if method is not None and (method not in BLACK_BOX or precision != "fp32") \
+            and isinstance(getattr(model, "network", None), torch.nn.Module):
+        return f"torch {torch.__version__}"
+    return getattr(model, "runtime_in_use", None)
+
+
+def model_info(model, method: str | None = None, precision: str = "fp32") -> dict[str, Any]:
     c = model.config
     return {"name": c.name, "weights_sha256": c.weights_sha256, "task": c.task, "input_size": list(c.input_size),
             "similarity": c.similarity if c.task == "identity" else None, "threshold": c.threshold,
             "differentiable": bool(getattr(model, "differentiable", False)),
-            # what ran the gradient-free forwards (onnxruntime on CPU when the network exports)
-            "runtime": getattr(model, "runtime_in_use", None)}
+            "runtime": runtime_used(model, method, precision)}
 
 
 def build_manifest(method: str, result: MethodMaps, model, seed: int, timings: dict, *, cancelled: bool = False,
-                   **more) -> dict[str, Any]:
+                   precision: str = "fp32", **more) -> dict[str, Any]:
+    if result.reliability is not None:  # n="auto": how many masks it took and how stable the maps are
+        more = {"n_used": int(result.done), "reliability": round(float(result.reliability), 6), **more}
     return {
         "method": method,
         "params": _jsonable(result.params),
         "seed": int(seed),
-        "model": model_info(model),
+        "model": model_info(model, method, precision),
         "versions": package_versions(),
         "device": str(model.device),
+        "precision": precision,
         "timings": {**{k: round(v, 6) for k, v in timings.items()}, "method": result.timings},
         "done": result.done,
         "total": result.total,
@@ -123,14 +135,19 @@ def _pair_progress(progress):
 
     def wrapped(update: ProgressUpdate):
         def maps():
-            signed = update.maps
-            if signed is None:
+            live = update.maps
+            if live is None:
                 return None
-            return {key: {"similar": np.maximum(signed[i], 0).astype(np.float32),
-                          "dissimilar": np.maximum(-signed[i], 0).astype(np.float32)}
+            extra = {}
+            if isinstance(live, dict):  # signed maps with their p_value / significant maps
+                extra = {k: v for k, v in live.items() if k != "signed"}
+                live = live["signed"]
+            return {key: {"similar": np.maximum(live[i], 0).astype(np.float32),
+                          "dissimilar": np.maximum(-live[i], 0).astype(np.float32),
+                          **{k: v[i] for k, v in extra.items()}}
                     for i, key in enumerate(("a", "b"))}
 
-        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase))
+        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase, update.reliability))
 
     return wrapped
 
@@ -140,17 +157,34 @@ def _single_progress(progress):
         return None
 
     def wrapped(update: ProgressUpdate):
-        progress(ProgressUpdate(update.done, update.total, update.elapsed_s,
-                                lambda: None if update.maps is None else {"saliency": update.maps[0]}, update.phase))
+        def maps():
+            live = update.maps
+            if live is None:
+                return None
+            if isinstance(live, dict):
+                return {("saliency" if k == "signed" else k): v[0] for k, v in live.items()}
+            return {"saliency": live[0]}
+
+        progress(ProgressUpdate(update.done, update.total, update.elapsed_s, maps, update.phase, update.reliability))
 
     return wrapped
+
+
+def _gradient_autocast(model, method: str):
+    """Gradient methods run their forwards (and backwards) under the precision scope's autocast;
+    black-box methods set it per forward batch in the engine."""
+    import contextlib
+
+    if method in BLACK_BOX:
+        return contextlib.nullcontext()
+    return autocast_context(model.device, None)
 
 
 # -- public API ----------------------------------------------------------------------------------
 
 
 def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, seed: int = 0, progress=None,
-                 cancel=None, progress_interval: float = 0.25, **params) -> PairExplanation:
+                 cancel=None, progress_interval: float = 0.25, precision: str = "fp32", **params) -> PairExplanation:
     """Explain why ``model`` finds two faces similar or not.
 
     Args:
@@ -161,18 +195,25 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
         faces: ``(face_a, face_b)`` (either may be None) to pick faces; default the largest ones.
         seed: seed of the random masks (same seed → same maps on CPU).
         progress: ``progress(update)`` with ``update.done``, ``update.total``, ``update.maps`` =
-            ``{"a": {"similar", "dissimilar"}, "b": {...}}`` so far (see the engine's docs).
+            ``{"a": {"similar", "dissimilar"[, "p_value", "significant"]}, "b": {...}}`` so far and
+            ``update.reliability`` (``n="auto"``; see the engine's docs).
         cancel: a ``threading.Event`` or callable; the run stops within one batch and raises
             :class:`~facewidget.explain.engine.ExplanationCancelled` (a ``CancelledError``) whose
             ``partial`` is a PairExplanation of what was done (``manifest["cancelled"]`` True),
             or None when nothing was.
+        precision: ``"fp32"`` (default, every device), or ``"fp16"`` / ``"bf16"`` (opt-in: forwards
+            under torch autocast); recorded as ``manifest["precision"]``.
         **params: the method's parameters (see each method's module; unknown ones raise ParameterError).
     Returns:
         :class:`PairExplanation`: ``a`` and ``b`` each with chip maps ``similar``, ``dissimilar``
-        (>= 0), ``signed`` (similar − dissimilar; xSSAB also ``combined``); ``score`` (native),
-        ``same`` and ``threshold`` (None when the model has no threshold), ``manifest``.
+        (>= 0), ``signed`` (similar − dissimilar; xSSAB also ``combined``); perturbation methods
+        (corrrise, rise, occlusion) also ``p_value`` (per pixel, in [0, 1]) and ``significant``
+        (0/1, Benjamini–Hochberg at ``fdr``); ``score`` (native),
+        ``same`` and ``threshold`` (None when the model has no threshold), ``manifest`` (with
+        ``n_used`` and ``reliability`` when ``n="auto"``).
     """
     t0 = time.perf_counter()
+    check_precision(precision)
     if model.config.task != "identity":
         raise ShapeError(f"explain_pair needs an identity model; {model.config.name} is a {model.config.task} model")
     fn = get_method(method)
@@ -194,13 +235,14 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
                      for i, (img, f, c, tr) in enumerate(((image_a, face_a, chip_a, tr_a), (image_b, face_b, chip_b, tr_b)))]
         timings = {"prepare_s": prep_s, "total_s": time.perf_counter() - t0}
         manifest = build_manifest(method, result, model, seed, timings, cancelled=cancelled, kind="pair",
-                                  black_box=method in BLACK_BOX)
+                                  precision=precision, black_box=method in BLACK_BOX)
         return PairExplanation(a=faces_out[0], b=faces_out[1], score=score, same=same, threshold=threshold,
                                manifest=manifest)
 
     try:
-        result = fn(model, chips, targets, seed=seed, progress=_pair_progress(progress), cancel=cancel,
-                    progress_interval=progress_interval, **params)
+        with precision_scope(precision), _gradient_autocast(model, method):
+            result = fn(model, chips, targets, seed=seed, progress=_pair_progress(progress), cancel=cancel,
+                        progress_interval=progress_interval, **params)
     except ExplanationCancelled as stop:
         stop.partial = assemble(stop.partial, True) if isinstance(stop.partial, MethodMaps) else None
         raise
@@ -208,7 +250,8 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
 
 
 def explain(img, model, target=None, method: str = "corrrise", *, face=None, reference=None, class_index=None,
-            seed: int = 0, progress=None, cancel=None, progress_interval: float = 0.25, **params) -> Explanation:
+            seed: int = 0, progress=None, cancel=None, progress_interval: float = 0.25, precision: str = "fp32",
+            **params) -> Explanation:
     """Explain one face's ``target``.
 
     Args:
@@ -217,13 +260,14 @@ def explain(img, model, target=None, method: str = "corrrise", *, face=None, ref
             or label (logit), ``"logit"`` / ``"probability"`` (with ``class_index``, default the
             predicted class), ``"age"`` (expected age), a callable outputs (B, ...) → (B,), or None
             (similarity when ``reference`` is given, else the model's natural target).
-        method, seed, progress, cancel, **params: as for :func:`explain_pair`; progress maps are
+        method, seed, progress, cancel, precision, **params: as for :func:`explain_pair`; progress maps are
             ``{"saliency": (h, w)}``.
     Returns:
         :class:`Explanation` whose face has a signed ``"saliency"`` chip map (positive = raises the
         target) plus method extras; ``value`` = the target on the unperturbed chip.
     """
     t0 = time.perf_counter()
+    check_precision(precision)
     fn = get_method(method)
     seed = check_seed(seed)
     image, face, chip, tr = _prepare(img, model, face)
@@ -242,12 +286,13 @@ def explain(img, model, target=None, method: str = "corrrise", *, face=None, ref
         ef = ExplainedFace(image=image, face=face, chip=chip_uint8(chip), transform=tr, maps=maps)
         timings = {"prepare_s": prep_s, "total_s": time.perf_counter() - t0}
         manifest = build_manifest(method, result, model, seed, timings, cancelled=cancelled, kind="single",
-                                  target=tgt.describe(), black_box=method in BLACK_BOX)
+                                  precision=precision, target=tgt.describe(), black_box=method in BLACK_BOX)
         return Explanation(face=ef, target=tgt.describe(), value=value, manifest=manifest)
 
     try:
-        result = fn(model, chip[None], [tgt], seed=seed, progress=_single_progress(progress), cancel=cancel,
-                    progress_interval=progress_interval, **params)
+        with precision_scope(precision), _gradient_autocast(model, method):
+            result = fn(model, chip[None], [tgt], seed=seed, progress=_single_progress(progress), cancel=cancel,
+                        progress_interval=progress_interval, **params)
     except ExplanationCancelled as stop:
         stop.partial = assemble(stop.partial, True) if isinstance(stop.partial, MethodMaps) else None
         raise

@@ -35,7 +35,9 @@ class MethodMaps:
         extra: per chip, further named maps (e.g. xSSAB's ``"positive"``/``"negative"``).
         params: the parameters actually used (defaults filled in).
         timings: seconds per phase (see :class:`~facewidget.explain.engine.Timings`).
-        done, total: work items finished / planned (less than total only for a cancelled run).
+        done, total: work items finished / planned (less than total for a cancelled run, or an
+            ``n="auto"`` run that became stable before ``n_max``).
+        reliability: for ``n="auto"`` runs, the split-half reliability the maps reached.
     """
 
     saliency: np.ndarray
@@ -44,6 +46,7 @@ class MethodMaps:
     timings: dict[str, float] = field(default_factory=dict)
     done: int = 0
     total: int = 0
+    reliability: float | None = None  # split-half reliability reached (n="auto" runs)
 
 
 Explainer = Callable[..., MethodMaps]

@@ -9,28 +9,40 @@ Computed by :mod:`facewidget.explain.engine` as running sums (O(h·w) memory wha
 maps can be shown live. Black box: only the model's outputs are used.
 
 Defaults (ours; the paper leaves them open within these ranges):
-    n = 2000 masks (500..8000+ supported), masks = "patches" with 5 squares of 30 px at 112×112
-    (40 px at dlib's 150×150) per mask, occluded pixels black (``fill=0``), Pearson correlation.
+    ``n="auto"``: masks stream until the split-half reliability of the signed maps (two interleaved
+    halves of the masks, Spearman–Brown corrected; see :class:`~facewidget.explain.engine.AutoStop`)
+    reaches ``reliability=0.95``, checked every 64 masks from 128 on, at most ``n_max=8000``;
+    an int gives a fixed count (500..8000+). Masks = "patches" with a Poisson number (mean 5) of
+    squares of 30 px at 112×112 (40 px at dlib's 150×150) per mask (``patch_count="fixed"`` for
+    exactly 5: see :class:`~facewidget.explain.masks.PatchMasks` for why not by default), occluded pixels black (``fill=0``), Pearson correlation.
     ``masks="grid"`` uses RISE masks (``cells`` = 7, ``keep`` = 0.5) instead;
     ``correlation="spearman"`` correlates with the scores' ranks (see the engine's module doc).
+
+Uncertainty: per pixel, ``p_value`` of the correlation test with the n masks (t = r·sqrt((n − 2) /
+(1 − r²)), two-sided; for Spearman the same test on the ranks, as scipy's ``spearmanr``) and
+``significant`` = Benjamini–Hochberg at ``fdr=0.05`` over the chip's pixels (extra maps, also in
+the live progress maps).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .base import MethodMaps, method_params, register, resolve_fill
-from .engine import ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
-from .masks import GridMasks, PatchMasks
 from ..errors import ParameterError
+from .base import MethodMaps, method_params, register, resolve_fill
+from .engine import AutoStop, ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
+from .masks import GridMasks, PatchMasks
+from .uncertainty import DEFAULT_FDR, check_fdr, live_maps, pearson_p_values, resolve_n, significance_maps
 
-DEFAULTS = dict(n=2000, masks="patches", patches=5, patch=30.0, cells=7, keep=0.5, correlation="pearson",
-                fill=0.0, batch_size=None)
+DEFAULTS = dict(n="auto", reliability=0.95, n_max=8000, masks="patches", patches=5, patch=30.0, cells=7, keep=0.5,
+                correlation="pearson", fill=0.0, fdr=DEFAULT_FDR, placement="random", patch_count="poisson",
+                batch_size=None)
 
 
-def mask_source(size, masks: str, patches: int, patch: float, cells: int, keep: float):
+def mask_source(size, masks: str, patches: int, patch: float, cells: int, keep: float, placement: str = "random",
+                seed: int = 0, patch_count: str = "poisson"):
     if masks == "patches":
-        return PatchMasks(size, patches=patches, patch=patch)
+        return PatchMasks(size, patches=patches, patch=patch, placement=placement, seed=seed, count=patch_count)
     if masks == "grid":
         return GridMasks(size, cells=cells, keep=keep)
     raise ParameterError("masks", masks, "'patches' or 'grid'")
@@ -39,29 +51,35 @@ def mask_source(size, masks: str, patches: int, patch: float, cells: int, keep: 
 @register("corrrise", black_box=True)
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
-    """Signed CorrRISE maps (K, h, w) in [-1, 1] for ``chips`` (K, 3, h, w) and their targets."""
+    """Signed CorrRISE maps (K, h, w) in [-1, 1] for ``chips`` (K, 3, h, w) and their targets, with
+    ``p_value`` and ``significant`` extra maps per chip."""
     p = method_params("corrrise", DEFAULTS, params)
     if p["correlation"] not in ("pearson", "spearman"):
         raise ParameterError("correlation", p["correlation"], "'pearson' or 'spearman'")
-    n = int(p["n"])
-    if n < 2:
-        raise ParameterError("n", n, "an integer >= 2 (masks)")
+    n = resolve_n(p["n"], p["reliability"], p["n_max"])
+    fdr = check_fdr(p["fdr"])
     size = tuple(chips.shape[-2:])
-    source = mask_source(size, p["masks"], int(p["patches"]), float(p["patch"]), int(p["cells"]), float(p["keep"]))
+    source = mask_source(size, p["masks"], int(p["patches"]), float(p["patch"]), int(p["cells"]), float(p["keep"]),
+                         p["placement"], seed, p["patch_count"])
     streams = [Stream(chip, tgt, resolve_fill(p["fill"], chip)) for chip, tgt in zip(chips, targets)]
     used = {**p, "mask_source": source.describe()}
+    auto = None if n is not None else AutoStop(lambda m: m.pearson(), target=float(p["reliability"]),
+                                               n_max=int(p["n_max"]))
+    total = n if n is not None else int(p["n_max"])
 
     def maps_of(moments):
-        return moments.pearson().float().cpu().numpy()
+        corr = moments.pearson()
+        return live_maps(corr, pearson_p_values(corr, moments.n), fdr)
 
     def result(run: MaskRun, corr) -> MethodMaps:
         return MethodMaps(saliency=corr.float().cpu().numpy(), params=used, timings=run.timings.as_dict(),
-                          done=run.n, total=n)
+                          done=run.n, total=total, extra=significance_maps(pearson_p_values(corr, run.n), fdr),
+                          reliability=run.reliability)
 
     try:
         run = run_masks(model, streams, source, n, seed=seed, batch_size=p["batch_size"], progress=progress,
                         cancel=cancel, progress_interval=progress_interval,
-                        keep_scores=p["correlation"] == "spearman", maps_fn=maps_of)
+                        keep_scores=p["correlation"] == "spearman", maps_fn=maps_of, auto=auto)
     except ExplanationCancelled as stop:
         if stop.partial is not None:  # a cancelled run returns the Pearson maps of the masks seen so far
             stop.partial = result(stop.partial, stop.partial.moments.pearson())

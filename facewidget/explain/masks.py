@@ -34,36 +34,87 @@ class PatchMasks:
 
     Args:
         size: (h, w) chip size.
-        patches: squares per mask (CorrRISE used about 3-10). Default 5.
+        patches: squares per mask (CorrRISE used about 3-10). Default 5: the *mean* count.
+        count: ``"poisson"`` (default): each mask has a Poisson(``patches``) number of squares, so
+            the squares form a Poisson process and whether two regions more than a square apart are
+            occluded is independent. With a ``"fixed"`` count, a square over one region is a square
+            missing elsewhere: occluding the background then correlates with keeping the face, so a
+            region the model ignores gets a real, nonzero correlation (measured: 74 % of such pixels
+            "significant" at n = 1500 on a synthetic model) that no test can call noise.
         patch: side in pixels *at 112×112*; scaled by min(h, w) / 112 (30 px → 40 px at 150).
+        placement: how square corners are drawn. ``"random"`` (default): independent uniform.
+            ``"stratified"``: per block of masks, a Latin hypercube over the block's squares (each
+            of rows and columns cut into as many strata as squares, one square per stratum).
+            ``"sobol"``: a scrambled Sobol sequence (scramble seeded by ``seed``) over the
+            2·``patches`` corner coordinates of each mask, indexed by mask number.
     Every pixel is occluded with the same probability: square corners are drawn so that squares may
     hang over the chip's border (top-left in [-(side - 1), h - 1]).
     """
 
     count = None
+    PLACEMENTS = ("random", "stratified", "sobol")
 
-    def __init__(self, size, patches: int = 5, patch: float = 30.0):
+    def __init__(self, size, patches: int = 5, patch: float = 30.0, placement: str = "random", seed: int = 0,
+                 count: str = "poisson"):
+
         self.size = _check_size(size)
         if patches < 1:
             raise ParameterError("patches", patches, "an integer >= 1")
         if patch <= 0:
             raise ParameterError("patch", patch, "a size in pixels > 0")
-        self.patches, self.patch = int(patches), float(patch)
+        if placement not in self.PLACEMENTS:
+            raise ParameterError("placement", placement, f"one of {self.PLACEMENTS}")
+        if count not in ("poisson", "fixed"):
+            raise ParameterError("patch_count", count, "'poisson' or 'fixed'")
+        self.patches, self.patch, self.placement, self.seed = int(patches), float(patch), placement, int(seed)
+        self.poisson = count == "poisson"
+        # with a Poisson count, corners are drawn for a cap of squares and the first k_i are used
+        self.slots = int(self.patches + 6 * math.sqrt(self.patches) + 4) if self.poisson else self.patches
         self.side = max(1, int(round(patch * min(self.size) / 112.0)))
+
+    def _corners(self, index: int, count: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(count, slots) integer top-left rows and columns."""
+        h, w = self.size
+        s = self.side
+        if self.placement == "random":
+            return (torch.randint(-(s - 1), h, (count, self.slots), generator=generator),
+                    torch.randint(-(s - 1), w, (count, self.slots), generator=generator))
+        if self.placement == "stratified":
+            m = count * self.slots
+            u = []
+            for _ in range(2):
+                perm = torch.randperm(m, generator=generator).to(torch.float64)
+                u.append((perm + torch.rand(m, generator=generator, dtype=torch.float64)) / m)
+        else:
+            from .engine import MASK_BLOCK
+
+            engine = torch.quasirandom.SobolEngine(2 * self.slots, scramble=True, seed=self.seed)
+            if index:
+                engine.fast_forward(index * MASK_BLOCK)
+            pts = engine.draw(count, dtype=torch.float64)
+            u = [pts[:, :self.slots].reshape(-1), pts[:, self.slots:].reshape(-1)]
+        ys = (-(s - 1) + (u[0] * (h + s - 1)).floor()).long().clamp(-(s - 1), h - 1)
+        xs = (-(s - 1) + (u[1] * (w + s - 1)).floor()).long().clamp(-(s - 1), w - 1)
+        return ys.reshape(count, self.slots), xs.reshape(count, self.slots)
 
     def block(self, index: int, count: int, generator) -> torch.Tensor:
         h, w = self.size
         s = self.side
-        y0 = torch.randint(-(s - 1), h, (count, self.patches), generator=generator).tolist()
-        x0 = torch.randint(-(s - 1), w, (count, self.patches), generator=generator).tolist()
+        y0, x0 = (c.tolist() for c in self._corners(index, count, generator))
+        if self.poisson:
+            k = torch.poisson(torch.full((count,), float(self.patches), dtype=torch.float64), generator=generator)
+            k = k.clamp(max=self.slots).long().tolist()
+        else:
+            k = [self.patches] * count
         out = torch.ones(count, h, w)
         for i in range(count):  # a few slice writes per mask: far cheaper than (B, P, h, w) comparisons
-            for y, x in zip(y0[i], x0[i]):
+            for y, x in zip(y0[i][:k[i]], x0[i][:k[i]]):
                 out[i, max(y, 0):y + s, max(x, 0):x + s] = 0.0
         return out
 
     def describe(self) -> dict:
-        return {"kind": "patches", "patches": self.patches, "patch_at_112": self.patch, "patch_px": self.side}
+        return {"kind": "patches", "patches": self.patches, "patch_at_112": self.patch, "patch_px": self.side,
+                "placement": self.placement, "count": "poisson" if self.poisson else "fixed"}
 
 
 class GridMasks:

@@ -7,7 +7,13 @@ coverage noise that otherwise swamps similarity targets (see :meth:`MaskMoments.
 offset makes the map signed (positive = keeping the pixel raises the target above its average).
 Black box; streamed by the engine (O(h·w) memory).
 
-Defaults: n = 2000, cells = 7, keep = 0.5, occluded pixels black (fill = 0).
+Defaults: ``n="auto"`` (masks stream until the split-half reliability of the maps reaches
+``reliability=0.95``, at most ``n_max=8000``; see :class:`~facewidget.explain.engine.AutoStop`),
+cells = 7, keep = 0.5, occluded pixels black (fill = 0).
+
+Uncertainty: ``p_value`` per pixel from the map's standard error (the map is a rescaled
+least-squares slope of s on M(u); see :mod:`facewidget.explain.uncertainty`), ``significant`` =
+Benjamini–Hochberg at ``fdr=0.05``.
 """
 
 from __future__ import annotations
@@ -15,30 +21,36 @@ from __future__ import annotations
 import torch
 
 from .base import MethodMaps, method_params, register, resolve_fill
-from .engine import ExplanationCancelled, Stream, run_masks
+from .engine import AutoStop, ExplanationCancelled, Stream, run_masks
 from .masks import GridMasks
+from .uncertainty import DEFAULT_FDR, check_fdr, live_maps, resolve_n, rise_p_values, significance_maps
 
-DEFAULTS = dict(n=2000, cells=7, keep=0.5, fill=0.0, batch_size=None)
+DEFAULTS = dict(n="auto", reliability=0.95, n_max=8000, cells=7, keep=0.5, fill=0.0, fdr=DEFAULT_FDR, batch_size=None)
 
 
 @register("rise", black_box=True)
 def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None, cancel=None,
             progress_interval: float = 0.25, **params) -> MethodMaps:
-    """Signed RISE maps (K, h, w) in target units for ``chips`` (K, 3, h, w)."""
+    """Signed RISE maps (K, h, w) in target units for ``chips`` (K, 3, h, w), with ``p_value`` and
+    ``significant`` extra maps per chip."""
     p = method_params("rise", DEFAULTS, params)
-    n = int(p["n"])
+    n = resolve_n(p["n"], p["reliability"], p["n_max"])
+    fdr = check_fdr(p["fdr"])
     source = GridMasks(tuple(chips.shape[-2:]), cells=int(p["cells"]), keep=float(p["keep"]))
     streams = [Stream(chip, tgt, resolve_fill(p["fill"], chip)) for chip, tgt in zip(chips, targets)]
     used = {**p, "mask_source": source.describe()}
+    auto = None if n is not None else AutoStop(lambda m: m.rise(), target=float(p["reliability"]), n_max=int(p["n_max"]))
+    total = n if n is not None else int(p["n_max"])
 
     def result(run):
         return MethodMaps(saliency=run.moments.rise().float().cpu().numpy(), params=used,
-                          timings=run.timings.as_dict(), done=run.n, total=n)
+                          timings=run.timings.as_dict(), done=run.n, total=total,
+                          extra=significance_maps(rise_p_values(run.moments), fdr), reliability=run.reliability)
 
     try:
         run = run_masks(model, streams, source, n, seed=seed, batch_size=p["batch_size"], progress=progress,
-                        cancel=cancel, progress_interval=progress_interval,
-                        maps_fn=lambda m: m.rise().float().cpu().numpy())
+                        cancel=cancel, progress_interval=progress_interval, auto=auto,
+                        maps_fn=lambda m: live_maps(m.rise(), rise_p_values(m), fdr))
     except ExplanationCancelled as stop:
         if stop.partial is not None:
             stop.partial = result(stop.partial)

@@ -1,7 +1,12 @@
-"""Targets: which scalar of a model's output an explanation explains.
+"""Targets: which scalar of a model's output an explanation explains — the one target system.
 
 A target maps the model's outputs ``(B, ...)`` (embeddings or logits, float) to scores ``(B,)``,
 differentiably, so black-box and gradient explainers share it. Higher = more of the target.
+
+:meth:`FaceModel.target <facewidget.models.FaceModel.target>` builds these objects for explain,
+canonical (CIS / CMS) and quality alike, so "the expected age" is the same number everywhere:
+softmax · the model's age centres (``config.extra["age_centres"]``; dlib's 81 classes are
+0.25, 1, 2, …, 80 years), never softmax · class index.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ class Target:
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
+    @property
+    def __name__(self) -> str:  # manifests and canonical maps name targets by __name__
+        d = self.describe()
+        detail = d.get("label") if d.get("label") is not None else d.get("index")
+        return d["kind"] if detail is None else f"{d['kind']}[{detail}]"
+
+    def __repr__(self) -> str:
+        return self.__name__
+
 
 @dataclass
 class SimilarityTarget(Target):
@@ -35,13 +49,16 @@ class SimilarityTarget(Target):
 
     model: Any
     reference: torch.Tensor
+    label: str | None = None  # what the reference is ("self": the clean chip's own embedding)
     kind = "similarity"
 
     def __call__(self, outputs):
-        return self.model.similarity(outputs, self.reference.to(outputs.device, outputs.dtype)[None])
+        ref = self.reference.to(outputs.device, outputs.dtype)
+        return self.model.similarity(outputs, ref[None] if ref.ndim == 1 else ref)  # (D,) or one per row (B, D)
 
     def describe(self):
-        return {"kind": "similarity", "similarity": self.model.config.similarity}
+        d = {"kind": "similarity", "similarity": self.model.config.similarity}
+        return d if self.label is None else {**d, "label": self.label}
 
 
 @dataclass
@@ -79,6 +96,75 @@ class ExpectedAgeTarget(Target):
 
     def describe(self):
         return {"kind": "age", "classes": len(self.centres)}
+
+
+@dataclass
+class EmbeddingTarget(Target):
+    """One component of an identity model's embedding."""
+
+    index: int
+    kind = "embedding"
+
+    def __call__(self, outputs):
+        if outputs.ndim != 2 or not 0 <= self.index < outputs.shape[1]:
+            raise ShapeError(f"embedding component {self.index} is out of range for outputs {tuple(outputs.shape)}")
+        return outputs[:, self.index]
+
+    def describe(self):
+        return {"kind": "embedding", "index": self.index}
+
+
+def age_centres(model) -> tuple[float, ...]:
+    """The years of an age model's classes: ``config.extra["age_centres"]``, else dlib's 81 centres
+    (UnsupportedOperationError for models that are not age models)."""
+    if model.config.task != "age":
+        raise UnsupportedOperationError(f"{model.config.name} is a {model.config.task} model, not an age model")
+    return tuple(float(c) for c in model.config.extra.get("age_centres", DLIB_AGE_CENTRES))
+
+
+def model_target(model, kind=None, index=None, *, reference=None, chips=None) -> Target:
+    """What :meth:`FaceModel.target` returns (see there)."""
+    kind = "logit" if kind == "class" else ("age" if kind == "expected_age" else kind)
+    task = model.config.task
+    if kind is None:
+        if task == "identity":
+            kind = "similarity"
+        elif task == "age":
+            kind = "age"
+        else:
+            kind = "logit"
+    if kind in ("logit", "probability"):
+        if task not in ("classification", "age"):
+            raise UnsupportedOperationError(f"{model.config.name} is an {task} model, not a classifier")
+        if index is None and chips is not None:
+            with torch.no_grad():
+                out = model.forward_chips(chips[:1] if chips.ndim == 4 else chips[None]).float()
+            index = int(out.argmax(1)[0])
+        n = len(model.config.classes or ()) or (len(age_centres(model)) if task == "age" else 0)
+        if index is None or not 0 <= int(index) < n:
+            raise ShapeError(f"{model.config.name}: target {kind!r} needs a class index in [0, {n}); got {index}")
+        return ClassTarget(int(index), _label(model, int(index)), probability=(kind == "probability"))
+    if kind == "age":
+        return ExpectedAgeTarget(age_centres(model))
+    if kind == "similarity":
+        model._require_identity()
+        if reference is None:
+            if chips is None:
+                raise ShapeError("target 'similarity' needs a reference (embedding, photo or chips)")
+            return SimilarityTarget(model, _reference_embedding(model, chips[:1] if chips.ndim == 4 else chips[None]),
+                                    label="self")  # the clean chip's own identity
+        if isinstance(reference, torch.Tensor) and reference.ndim == 2 and reference.shape[0] > 1 \
+                and reference.is_floating_point():  # one reference embedding per row of the batch
+            return SimilarityTarget(model, reference.detach().float())
+        return SimilarityTarget(model, _reference_embedding(model, reference))
+    if kind == "embedding":
+        model._require_identity()
+        d = model.config.embedding_size
+        if index is None or (d is not None and not 0 <= int(index) < d):
+            raise ShapeError(f"target 'embedding' needs a component index in [0, {d}); got {index}")
+        return EmbeddingTarget(int(index))
+    raise ShapeError(f"unknown target kind {kind!r}; choose logit/class, probability, expected_age/age, "
+                     "similarity or embedding")
 
 
 @dataclass
@@ -130,9 +216,8 @@ def resolve_target(target, model, chip: torch.Tensor, *, reference=None, class_i
         if reference is None:
             raise ShapeError("target='similarity' needs reference= (a photo, chips or an embedding)")
         return SimilarityTarget(model, _reference_embedding(model, reference))
-    if isinstance(target, str) and target == "age":
-        centres = tuple(model.config.extra.get("age_centres", DLIB_AGE_CENTRES))
-        return ExpectedAgeTarget(centres)
+    if isinstance(target, str) and target in ("age", "expected_age"):
+        return model_target(model, "age")
     if isinstance(target, str) and target in ("logit", "probability"):
         with torch.no_grad():
             out = model.forward_chips(chip[None]).float()

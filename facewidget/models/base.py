@@ -281,46 +281,25 @@ class FaceModel:
         return self.target("expected_age")(self.embed(x, faces))
 
     # -- explanation targets -----------------------------------------------------------------
-    def target(self, kind: str, index: int | None = None, *, reference=None):
-        """A callable ``target(output) -> (B,) tensor`` on the network's output, for explainers.
+    def target(self, kind: str | None = None, index: int | None = None, *, reference=None, chips=None):
+        """The one target system: a :class:`~facewidget.explain.targets.Target`, a callable
+        ``target(output) -> (B,) tensor`` on the network's output, used by explain, canonical
+        (CIS / CMS) and quality alike. Differentiable (when the model is); keeps the batch dimension;
+        ``describe()`` and ``__name__`` name it in manifests.
 
         Kinds:
-            ``"logit"`` (alias ``"class"``): the logit of class ``index`` (classifiers);
-            ``"probability"``: the softmax probability of class ``index`` (classifiers);
-            ``"expected_age"``: Σ p_k · centre_k in years (age models, ``config.extra["age_centres"]``);
-            ``"similarity"``: :meth:`similarity` to ``reference`` (a (D,) or (B, D) embedding),
+            ``"logit"`` (alias ``"class"``): the logit of class ``index`` (classifiers and age
+            models; ``index=None`` with ``chips`` = the class predicted on the first chip);
+            ``"probability"``: the softmax probability of class ``index``;
+            ``"expected_age"`` (alias ``"age"``): Σ p_k · centre_k in years (age models; centres
+            from ``config.extra["age_centres"]``, dlib's 0.25, 1, …, 80 by default);
+            ``"similarity"``: :meth:`similarity` to ``reference`` (a (D,) / (1, D) embedding, one
+            per row (B, D), a photo or chips; without one, the first of ``chips`` itself),
             higher = more similar (identity models);
-            ``"embedding"``: component ``index`` of the embedding (identity models).
-        The callable is differentiable (when the model is) and keeps the batch dimension.
+            ``"embedding"``: component ``index`` of the embedding (identity models);
+            ``None``: the model's natural target (similarity for identity models, expected age for
+            age models, the predicted logit for classifiers).
         """
-        kind = "logit" if kind == "class" else kind
-        if kind in ("logit", "probability"):
-            self._require_classifier()
-            n = len(self.config.classes or ())
-            if index is None or not 0 <= int(index) < n:
-                raise ShapeError(f"{self.config.name}: target {kind!r} needs a class index in [0, {n}); got {index}")
-            i = int(index)
-            if kind == "logit":
-                return lambda out: out[:, i]
-            return lambda out: torch.softmax(out, dim=-1)[:, i]
-        if kind == "expected_age":
-            centres = self.config.extra.get("age_centres")
-            if self.config.task != "age" or centres is None:
-                raise UnsupportedOperationError(f"{self.config.name} is not an age model")
-            c = torch.tensor(centres, dtype=torch.float32)
-            return lambda out: torch.softmax(out, dim=-1) @ c.to(out.device, out.dtype)
-        if kind == "similarity":
-            self._require_identity()
-            if reference is None:
-                raise ShapeError("target 'similarity' needs a reference embedding")
-            ref = torch.as_tensor(reference).detach()
-            return lambda out: self.similarity(out, ref.to(out.device, out.dtype))
-        if kind == "embedding":
-            self._require_identity()
-            d = self.config.embedding_size
-            if index is None or (d is not None and not 0 <= int(index) < d):
-                raise ShapeError(f"target 'embedding' needs a component index in [0, {d}); got {index}")
-            j = int(index)
-            return lambda out: out[:, j]
-        raise ShapeError(f"unknown target kind {kind!r}; choose logit/class, probability, expected_age, "
-                         "similarity or embedding")
+        from ..explain.targets import model_target
+
+        return model_target(self, kind, index, reference=reference, chips=chips)
