@@ -57,7 +57,7 @@ class ModelHandle:
 
     @property
     def model(self):
-        if self._model is None:
+        if self._model is None and self.spec is not None:
             self._model = load_from_spec(self.spec)
         return self._model
 
