@@ -84,10 +84,17 @@ class MeanVar(Accumulator):
     """NaN-aware per-element count, mean and M2 (sum of squared deviations) of arrays of one shape.
 
     ``update(x)`` adds one array of ``shape`` (NaN = not observed; infinity is an error).
-    Attributes ``count`` (int64), ``mean`` and ``m2`` (float64) are per element.
+    Attributes ``count`` (int64), ``mean`` and ``m2`` (float64) are per element. ``shape=None``
+    takes the shape of the first array (for maps whose size is known only once one is made).
     """
 
-    def __init__(self, shape):
+    def __init__(self, shape=None):
+        self.shape = None
+        self.count = self.mean = self.m2 = None
+        if shape is not None:
+            self._allocate(shape)
+
+    def _allocate(self, shape) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.count = np.zeros(self.shape, dtype=np.int64)
         self.mean = np.zeros(self.shape, dtype=np.float64)
@@ -98,6 +105,8 @@ class MeanVar(Accumulator):
 
     def update(self, value) -> "MeanVar":
         x = np.asarray(value, dtype=np.float64)
+        if self.shape is None:
+            self._allocate(x.shape)
         if x.shape != self.shape:
             raise ShapeError(f"array of shape {x.shape} does not match the accumulator's {self.shape}")
         if np.isinf(x).any():
@@ -122,6 +131,10 @@ class MeanVar(Accumulator):
 
     def merge(self, other: "MeanVar") -> "MeanVar":
         self._check_same(other)
+        if other.shape is None:
+            return self
+        if self.shape is None:
+            self._allocate(other.shape)
         if other.shape != self.shape:
             raise ShapeError(f"cannot merge shape {other.shape} into {self.shape}")
         self._combine(other.count, other.mean, other.m2)
@@ -143,10 +156,14 @@ class MeanVar(Accumulator):
         return {"count": self.count.copy(), "mean": self.mean_or_nan(), "var": self.var(0), "std": self.std(0)}
 
     def _arrays(self) -> dict:
+        if self.shape is None:
+            return {"unset": np.asarray(1)}
         return {"count": self.count, "mean": self.mean, "m2": self.m2}
 
     @classmethod
     def _from_arrays(cls, a):
+        if "unset" in a:
+            return cls(None)
         out = cls(a["count"].shape)
         out.count, out.mean, out.m2 = a["count"].astype(np.int64), a["mean"].astype(np.float64), a["m2"].astype(np.float64)
         return out
@@ -158,7 +175,7 @@ class Histogram(Accumulator):
     clipped into the end bins; NaN is not counted). Allocated on first use (h·w·bins int32)."""
 
     def __init__(self, shape, bins: int = 100, value_range=(0.0, 1.0)):
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = None if shape is None else tuple(int(s) for s in shape)
         self.bins = int(bins)
         if self.bins < 2:
             raise ParameterError("bins", bins, "an integer >= 2")
@@ -182,6 +199,8 @@ class Histogram(Accumulator):
     def update(self, value) -> "Histogram":
         """Add one array of ``shape`` or a stack (k, *shape)."""
         x = np.asarray(value, dtype=np.float64)
+        if self.shape is None:
+            self.shape = x.shape
         if x.shape == self.shape:
             x = x[None]
         if x.shape[1:] != self.shape:
@@ -200,6 +219,10 @@ class Histogram(Accumulator):
 
     def merge(self, other: "Histogram") -> "Histogram":
         self._check_same(other)
+        if other.shape is None:
+            return self
+        if self.shape is None:
+            self.shape = other.shape
         if (other.shape, other.bins, other.lo, other.hi) != (self.shape, self.bins, self.lo, self.hi):
             raise ShapeError("can only merge histograms with the same shape, bins and range")
         if other.hist is not None:
@@ -229,7 +252,8 @@ class Histogram(Accumulator):
         return {"median": q50, "robust_std": (q75 - q25) / IQR_TO_STD}
 
     def _arrays(self) -> dict:
-        out = {"shape": np.asarray(self.shape, dtype=np.int64), "bins": np.asarray(self.bins),
+        out = {"shape": np.asarray(self.shape if self.shape is not None else (-1,), dtype=np.int64),
+               "bins": np.asarray(self.bins),
                "range": np.asarray([self.lo, self.hi])}
         if self.hist is not None:
             out["hist"] = self.hist
@@ -237,7 +261,8 @@ class Histogram(Accumulator):
 
     @classmethod
     def _from_arrays(cls, a):
-        out = cls(tuple(a["shape"].tolist()), int(a["bins"]), tuple(a["range"].tolist()))
+        shape = tuple(a["shape"].tolist())
+        out = cls(None if shape == (-1,) else shape, int(a["bins"]), tuple(a["range"].tolist()))
         if "hist" in a:
             out.hist = a["hist"].astype(np.int32)
         return out
@@ -264,11 +289,13 @@ class MapStats(Accumulator):
 
     def update(self, value) -> "MapStats":
         x = np.asarray(value, dtype=np.float64)
-        stack = x[None] if x.shape == self.shape else x
-        if stack.shape[1:] != self.shape:
+        stack = x[None] if (x.shape == self.shape or self.shape is None) else x
+        if self.shape is not None and stack.shape[1:] != self.shape:
             raise ShapeError(f"maps of shape {stack.shape[1:]} do not match the accumulator's {self.shape}")
         if np.isinf(stack).any():
             raise ShapeError("maps must be finite (NaN marks an unobserved value; infinity is an error)")
+        if self.histogram is not None and self.histogram.shape is None:
+            self.histogram.shape = stack.shape[1:]
         for m in stack:
             self.moments.update(m)
         if self.histogram is not None:
@@ -413,6 +440,10 @@ class Keyed(Accumulator):
         return self.children[key]
 
     def update(self, item) -> "Keyed":
+        if isinstance(item, list):  # several (key, value[, index]) entries of one item
+            for entry in item:
+                self.update(entry)
+            return self
         key, value = item[0], item[1]
         index = item[2] if len(item) > 2 else len(self.first)
         self.child(key).update(value)
