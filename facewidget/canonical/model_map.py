@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import FacewidgetError, ShapeError
-from ..runs import Composite, Keyed, MeanVar, ModelHandle, SkipItem, Table, run
+from ..runs import Composite, Keyed, MeanVar, ModelHandle, SkipItem, Table, fingerprint, run
 from .atlas import N_VERTICES
 from .canonical_map import CanonicalMap
 from .regions import REGION_NAMES, region_label_texture
@@ -361,9 +361,12 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
         items, skipped = _plan(images, client=client, cancel=cancel)
         inner = getattr(images, "skipped", None)  # a FaceDataset iterated before reports its own skips
         work = ModelMapWork(model, target, method, resolution, groups, method_kwargs)
+        cfg = getattr(model, "config", None)
+        key = fingerprint([(r[1], str(r[2])) for r in items], _name(method), method_kwargs, resolution, _name(groups),
+                          _name(target), getattr(cfg, "name", None), getattr(cfg, "weights_sha256", None))
         result = run(items, work, group_accumulator(resolution), client=client, partition_size=partition_size,
                      checkpoint=checkpoint, progress=callback, cancel=cancel, live_maps=_live_maps, name="model map",
-                     key=None)
+                     key=key)
     finally:
         if bar is not None:
             bar.close()
@@ -384,6 +387,10 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
             "cancelled": result.cancelled, "run": result.manifest,
             "numpy": np.__version__, "torch": torch.__version__}
     return ModelMap(groups=out, skipped=skipped, metadata=meta)
+
+
+def _name(x):
+    return x if x is None or isinstance(x, str) else getattr(x, "__name__", type(x).__name__)
 
 
 def FaceDatasetType():  # noqa: N802 - a lazy import of the class
