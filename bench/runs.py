@@ -112,7 +112,7 @@ def main() -> None:
     # -- in-process vs LocalCluster ------------------------------------------------------------
     grad_in, t_grad_in = _timed(lambda: model_map(paths, gender, method=gradcam_map, resolution=64,
                                                   partition_size=part))
-    amva_kw = dict(fiqa=["sharpness"], model=resnet, quantile=0.5, maps="scorecam", channels=16, missing="skip",
+    amva_kw = dict(fiqa=["sharpness"], model=resnet, quantile=0.25, maps="scorecam", channels=8, missing="skip",
                    bins=20, keep_images=False)
     amva_in, t_amva_in = _timed(lambda: analyze(paths, partition_size=part, **amva_kw))
     client, t_start = _timed(lambda: local_client())

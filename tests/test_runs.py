@@ -38,6 +38,16 @@ def gender_weighted_luminance(image, face, model, target):
     return image.astype(np.float32).mean(2) / 255.0 * p
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """In-process runs with one torch / ONNX Runtime thread, as every Dask worker has: float32 kernels
+    sum in a thread-dependent order, so the same map computed with 2 threads differs in the 8th digit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     paths = augmented_dataset(tmp_path_factory.mktemp("augmented"), N_IMAGES, seed=0, max_side=224)
@@ -290,27 +300,28 @@ def test_cancelled_model_map_resumes_from_its_checkpoint_without_recomputing(ref
 
 @pytest.mark.slow
 def test_amva_same_result_for_partition_sizes_and_on_a_cluster(dataset, resnet, client):
-    kw = dict(fiqa=["sharpness", "dynamic-range"], model=resnet, quantile=0.1, maps="scorecam", channels=4,
-              missing="skip", bins=20)
+    # Score-CAM on the 2 strongest channels and sets of 5 % keep this affordable on 2 cores
+    kw = dict(fiqa=["sharpness"], model=resnet, quantile=0.05, maps="scorecam", channels=2, missing="skip", bins=20)
     ref = analyze(dataset, partition_size=7, **kw)
     assert ref.manifest["maps"]["method"] == "scorecam"
     assert [s["reason"] for s in ref.manifest["skipped"]][-1] == "no face detected"
     n = ref.manifest["images"]
-    others = [analyze(dataset, partition_size=1, **kw), analyze(dataset, partition_size=64, client=client, **kw)]
-    assert others[1].manifest["runs"]["maps"]["executor"] == "dask"
+    assert n >= 0.9 * N_IMAGES
+    others = [analyze(dataset, partition_size=1, client=client, **kw),
+              analyze(dataset, partition_size=64, client=client, **kw)]
     for res in others:
+        assert res.manifest["runs"]["maps"]["executor"] == "dask"
         assert res.ids == ref.ids and res.manifest["skipped"] == ref.manifest["skipped"]
         np.testing.assert_array_equal(res.region_mask, ref.region_mask)
-        for name in ("sharpness", "dynamic-range"):
-            a, b = res.chip[name], ref.chip[name]
-            np.testing.assert_array_equal(a.scores, b.scores)
-            for label in ("high", "low"):
-                sa, sb = a.set(label), b.set(label)
-                assert sa.count == sb.count == n // 10
-                np.testing.assert_array_equal(sa.indices, sb.indices)
-                for stat in ("mean", "std", "median", "robust_std"):
-                    np.testing.assert_allclose(getattr(sa, stat), getattr(sb, stat), rtol=1e-9, atol=1e-12)
-            assert not set(a.high.indices) & set(a.low.indices)
+        a, b = res.chip["sharpness"], ref.chip["sharpness"]
+        np.testing.assert_array_equal(a.scores, b.scores)
+        for label in ("high", "low"):
+            sa, sb = a.set(label), b.set(label)
+            assert sa.count == sb.count == n // 20
+            np.testing.assert_array_equal(sa.indices, sb.indices)
+            for stat in ("mean", "std", "median", "robust_std"):
+                np.testing.assert_allclose(getattr(sa, stat), getattr(sb, stat), rtol=1e-9, atol=1e-12)
+        assert not set(a.high.indices) & set(a.low.indices)
 
 
 @pytest.mark.slow
@@ -328,3 +339,35 @@ def test_a_killed_worker_loses_nothing(reference_map, dataset, gender, client):
         result = mmap(dataset, gender, partition_size=7, client=client, progress=progress)
     assert killed
     assert_same_model_map(result, reference_map, exact=True)  # same partitions, same order: bit-identical
+
+
+def test_a_canonical_face_view_shows_a_model_map_live_and_cancel_stops_it(sample_images, sample_faces):
+    from facewidget.widgets.canonical import CanonicalFaceView
+
+    img, face = sample_images["obama"], sample_faces["obama"][0]
+    items = [(img, face)] * 6
+    view = CanonicalFaceView()
+    shown = []
+    view.observe(lambda change: shown.append(change["new"]), names=["progress"])
+    run_ = view.run(model_map, items, None, method=_luminance, resolution=32, partition_size=1, min_interval=0)
+    result = run_.wait(120)
+    assert run_.status == "done" and len({tuple(p) for p in shown if p[0] < 6}) >= 2  # progressive updates
+    assert view.values is not None and result.metadata["n_images"] == 6
+
+    view2 = CanonicalFaceView()
+    CALLS["lum"] = 0
+
+    def stop_after_two(image, face, model, target):
+        CALLS["lum"] += 1
+        if CALLS["lum"] == 2:
+            view2.last_run.cancel()
+        return _luminance(image, face, model, target)
+
+    run2 = view2.run(model_map, items * 4, None, method=stop_after_two, resolution=32, partition_size=1)
+    partial = run2.wait(120)
+    assert run2.status == "cancelled" and partial.metadata["cancelled"]
+    assert partial.metadata["n_images"] == 2 and CALLS["lum"] == 2  # stopped within the partition
+
+
+def _luminance(image, face, model, target):
+    return image.astype(np.float32).mean(2) / 255.0

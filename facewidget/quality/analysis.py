@@ -483,7 +483,8 @@ def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: floa
     acc = mapped.accumulator
     template = model.config.alignment_template()
     region = acc["region"]
-    region_mask = ((region.mean >= 0.5).astype(np.float32) if region.shape is not None
+    # masks are {0, 1}: the true mean is k/n, so a margin of 1e-9 absorbs the merge's rounding exactly
+    region_mask = ((region.mean >= 0.5 - 1e-9).astype(np.float32) if region.shape is not None
                    else template_region_mask(template, mapper.size))
     results: dict[str, dict[str, FIQAAnalysis]] = {"chip": {}, "canonical": {}}
     for space_name in (["chip"] + (["canonical"] if space is not None else [])):

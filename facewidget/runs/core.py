@@ -6,6 +6,11 @@ result. Because the merge order is fixed, the same partition size gives bit-iden
 every executor, and any partition size gives the same result up to float64 rounding (the
 accumulators merge exactly, see :mod:`.accumulators`).
 
+Thread count: float32 kernels (torch, ONNX Runtime) sum in a thread-dependent order, so one map
+computed with 2 threads and with 1 thread can differ in the 8th digit. Dask workers run one thread
+each; an in-process run matches them bit for bit when the caller also runs one thread
+(``torch.set_num_threads(1)``), and to float32 rounding otherwise.
+
 Executors (the science code never sees them):
 
 * ``client=None``: in-process, in this thread (no Dask import).
