@@ -19,7 +19,7 @@ $(PY):
 # Installs the package (editable) with its dependencies; the hatch build hook builds js/ when present.
 $(STAMP)/install: pyproject.toml $(PY)
 	@mkdir -p $(STAMP)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,dask]"
 	@touch $@
 
 $(STAMP)/assets: $(STAMP)/install facewidget/data/registry.py

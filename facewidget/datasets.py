@@ -243,3 +243,6 @@ def csv_dataset(path, *, path_column: str = "path", label_columns: list[str] | N
         raise DatasetError(f"{path}: no rows")
     kwargs.setdefault("name", path.stem)
     return FaceDataset(entries, **kwargs)
+
+
+from .runs.face_index import FaceIndex, face_index  # noqa: E402  (the index is a run on facewidget.runs)

@@ -15,7 +15,7 @@ def small_analysis(sample_images, sample_faces):
     items = DegradationGenerator(seed=0, kinds=["blur"], severity=1.0).build(
         {n: sample_images[n] for n in names}, {n: sample_faces[n][0] for n in names})
     return analyze(items, fiqa=["sharpness", "dynamic-range"], model=fw.load_model("dlib-resnet", device="cpu"),
-                   quantile=1 / 3, batch_size=6)
+                   quantile=1 / 3, batch_size=6, maps="gradcam")
 
 
 def test_quality_view_follows_the_dropdowns(small_analysis):

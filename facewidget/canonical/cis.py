@@ -26,6 +26,7 @@ import torch
 
 from ..align import invert_affine
 from ..errors import NoFaceError, ShapeError
+from ..explain.engine import BatchLoop, ExplanationCancelled
 from .atlas import N_VERTICES, uv_atlas
 from .canonical_map import CanonicalMap
 from .mesh import canonical_face
@@ -77,7 +78,7 @@ def _target_values(model, target: Callable, chips: torch.Tensor) -> torch.Tensor
 
 def occlusion_drops(image, model, target: Callable, face=None, *, patch_fraction: float = PAPER_PATCH_FRACTION,
                     fill: float | str = 0.0, batch_size: int | None = None, progress=None,
-                    vertices=None) -> dict:
+                    vertices=None, cancel=None) -> dict:
     """Target drop for a patch occluding each mesh vertex.
 
     Args:
@@ -91,7 +92,12 @@ def occlusion_drops(image, model, target: Callable, face=None, *, patch_fraction
         patch_fraction: patch side / the chip's side in the photo (paper: 15/224).
         fill: occluder value in [0, 1] (0 = black), or ``"mean"`` for the chip's mean colour.
         batch_size: occluded chips per forward pass (default ``model.batch_size``).
-        progress: optional callable ``(done, total)``.
+        progress: optional callable getting the explain engine's
+            :class:`~facewidget.explain.engine.ProgressUpdate` (``done``/``total`` occluded vertices;
+            ``maps["values"]``: the drops so far, NaN where not yet occluded).
+        cancel: an Event (``is_set()``) or callable; checked before every batch. When set, raises
+            :class:`~facewidget.explain.engine.ExplanationCancelled` whose ``partial`` holds the
+            result of the vertices occluded so far.
         vertices: mesh vertex indices to occlude (default: all 468), e.g.
             :func:`vertex_subset` (k) for a faster, coarser map.
     Returns:
@@ -136,15 +142,21 @@ def occlusion_drops(image, model, target: Callable, face=None, *, patch_fraction
         inside &= keep
     todo = np.flatnonzero(inside)
     bs = int(batch_size or getattr(model, "batch_size", 32) or 32)
-    for start in range(0, len(todo), bs):
-        idx = todo[start:start + bs]
+
+    def result():
+        return {"drops": drops.copy(), "clean": clean, "patch_px": side, "face": face, "transform": transform,
+                "target": target}
+
+    def step(start: int, stop: int) -> None:
+        idx = todo[start:stop]
         mask = patch_masks(transform, (h, w), centres[idx], side).to(chip.device)
         occluded = chip * (1 - mask) + fill_value * mask
         drops[idx] = clean - _target_values(model, target, occluded).numpy()
-        if progress is not None:
-            progress(min(start + bs, len(todo)), len(todo))
-    return {"drops": drops, "clean": clean, "patch_px": side, "face": face, "transform": transform,
-            "target": target}
+
+    if len(todo):
+        BatchLoop(len(todo), bs, progress=progress, cancel=cancel, first_batch=min(bs, 16),
+                  maps_fn=lambda: {"values": drops.astype(np.float32)}, partial_fn=result).run(step)
+    return result()
 
 
 @lru_cache(maxsize=16)
@@ -261,7 +273,8 @@ def splat_vertices(vertex_values, *, resolution: int = 256, splat: str = "baryce
 def canonical_image_saliency(image, model, target: Callable, face=None, *, resolution: int = 256,
                              patch_fraction: float = PAPER_PATCH_FRACTION, fill: float | str = 0.0,
                              splat: str = "barycentric", min_cosine: float = DEFAULT_MIN_COSINE,
-                             batch_size: int | None = None, progress=None, vertices=None) -> CanonicalMap:
+                             batch_size: int | None = None, progress=None, vertices=None,
+                             cancel=None) -> CanonicalMap:
     """CIS of one face: occlusion drops at every vertex, on the canonical face.
 
     See :func:`occlusion_drops` for the arguments. Vertices of no visible triangle (turned away
@@ -269,9 +282,20 @@ def canonical_image_saliency(image, model, target: Callable, face=None, *, resol
     subset, e.g. ``vertex_subset(120)``), only those are occluded and the other visible vertices
     are filled by harmonic interpolation (:func:`fill_vertices`). ``metadata`` records the
     method, its parameters, the model id and weights hash, and the clean target value.
+
+    ``progress``/``cancel`` follow the explain engine's contract (so ``view.run(canonical_image_saliency,
+    ...)`` shows the drops live): cancelled, it returns the map of the vertices occluded so far
+    (the others filled as for a subset) with ``metadata["cancelled"] = True``.
     """
-    res = occlusion_drops(image, model, target, face, patch_fraction=patch_fraction, fill=fill,
-                          batch_size=batch_size, progress=progress, vertices=vertices)
+    cancelled = False
+    try:
+        res = occlusion_drops(image, model, target, face, patch_fraction=patch_fraction, fill=fill,
+                              batch_size=batch_size, progress=progress, vertices=vertices, cancel=cancel)
+    except ExplanationCancelled as exc:
+        if exc.partial is None:
+            raise
+        res, cancelled = exc.partial, True
+        vertices = np.flatnonzero(np.isfinite(res["drops"]))
     face = res["face"]
     vis = visible_triangles(face, min_cosine=min_cosine)
     seen = visible_vertices(vis)
@@ -285,7 +309,8 @@ def canonical_image_saliency(image, model, target: Callable, face=None, *, resol
             "occluded_vertices": N_VERTICES if vertices is None else int(len(np.unique(vertices))),
             "clean_target": res["clean"], "target": getattr(res["target"], "__name__", repr(res["target"])),
             "model": getattr(cfg, "name", None), "weights_sha256": getattr(cfg, "weights_sha256", None),
-            "image_size": list(face.image_size), "pose": [float(p) for p in face.pose], "torch": torch.__version__}
+            "image_size": list(face.image_size), "pose": [float(p) for p in face.pose], "torch": torch.__version__,
+            "cancelled": cancelled}
     if not np.isfinite(drops).any():
         raise NoFaceError("no mesh vertex of this face is visible in the photo")
     return splat_vertices(drops, resolution=resolution, splat=splat, triangle_visible=vis,

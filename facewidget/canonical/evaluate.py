@@ -188,65 +188,90 @@ def _smooth_random_map(size, seed: int) -> np.ndarray:
     return torch.nn.functional.interpolate(coarse, size=tuple(size), mode="bilinear", align_corners=False)[0, 0].numpy()
 
 
-def compare_methods(images, model, *, baselines=BASELINES, include_random: bool = True, mass: float = DEFAULT_MASS,
-                    cis_params: dict | None = None, seed: int = 0) -> dict:
-    """The paper's comparison: CIS against Grad-CAM, Grad-CAM++ and Score-CAM (and a random map).
+class CompareMethodsWork:
+    """Per-image work of :func:`compare_methods`: every method's explained probability (a table row)."""
 
-    For every photo the classifier's predicted class c is explained by every method (CIS: the drop
-    of the class-c logit under occlusion at each mesh vertex, translated back onto the face and into
-    its chip; baselines: the class-c logit through :func:`facewidget.explain`, positive part scaled
-    to [0, 1]). Each map is normalised to the same removed ``mass``; the explanation image is
-    ``chip · (1 − map)``, scored by the class-c probability (Y clean, O explained).
+    def __init__(self, model, baselines, include_random: bool, mass: float, cis_params: dict, seed: int):
+        from ..runs import ModelHandle
 
-    Args:
-        images: photos (the largest face of each is used).
-        model: a classifier :class:`~facewidget.models.FaceModel` (task ``"classification"``).
-        baselines: method names understood by :func:`facewidget.explain`.
-        cis_params: extra arguments of :func:`canonical_image_saliency` (e.g. ``vertices``).
-    Returns:
-        ``{"records": [...]}`` with one record per method (``average_drop``,
-        ``increase_in_confidence``, ``win``, ``n``, ``mass``; sorted by Average Drop, highest first),
-        plus ``"classes"`` (predicted class per image) and ``"params"``.
-    """
-    from .. import explain as explain_fn
-    from ..faces import detect_face
-    from ..io import load_image
-    from .cis import canonical_image_saliency
+        self.handle = ModelHandle(model)
+        self.baselines, self.include_random, self.mass = list(baselines), include_random, float(mass)
+        self.cis_params, self.seed = dict(cis_params), int(seed)
 
-    if getattr(model.config, "task", None) != "classification":
-        raise ShapeError(f"compare_methods explains a classifier's predicted class; {model.config.name} is a "
-                         f"{model.config.task} model")
-    names = ["cis", *baselines] + (["random"] if include_random else [])
-    clean, explained = [], {n: [] for n in names}
-    classes = []
-    for k, src in enumerate(images):
+    def __call__(self, item) -> dict:
+        from .. import explain as explain_fn
+        from ..faces import detect_face
+        from ..io import load_image
+        from .cis import canonical_image_saliency
+
+        k, src = item
+        model = self.handle.model
         img = load_image(src)
         face = detect_face(img)
         aligned = model.align(img, [face])
         chip = aligned.chips[:1]
         with torch.no_grad():
             c = int(model.forward_chips(chip).argmax(1)[0])
-        classes.append(c)
         logit = model.target("logit", c)
         prob = ClassProbability(c)
         size = tuple(chip.shape[-2:])
         maps = {}
-        cmap = canonical_image_saliency(img, model, logit, face, **(cis_params or {}))
+        cmap = canonical_image_saliency(img, model, logit, face, **self.cis_params)
         maps["cis"] = np.maximum(chip_map_from_canonical(cmap, face, aligned.transforms[0].numpy(), size), 0.0)
-        for name in baselines:
-            res = explain_fn(img, model, target=logit, method=name, face=face, seed=seed)
+        for name in self.baselines:
+            res = explain_fn(img, model, target=logit, method=name, face=face, seed=self.seed)
             maps[name] = _positive_evidence(res.face.maps["saliency"])
-        if include_random:
-            maps["random"] = _smooth_random_map(size, seed + k)
-        clean.append(scores(model, prob, chip)[0])
-        for name in names:
-            explained[name].append(scores(model, prob, explanation_images(chip, normalise_mass(maps[name][None], mass)))[0])
-    y = np.asarray(clean)
-    outs = {n: np.asarray(v) for n, v in explained.items()}
+        if self.include_random:
+            maps["random"] = _smooth_random_map(size, self.seed + k)
+        row = {"index": k, "class": c, "clean": float(scores(model, prob, chip)[0])}
+        for name, m in maps.items():
+            row[f"o/{name}"] = float(scores(model, prob, explanation_images(chip, normalise_mass(m[None], self.mass)))[0])
+        return row
+
+
+def compare_methods(images, model, *, baselines=BASELINES, include_random: bool = True, mass: float = DEFAULT_MASS,
+                    cis_params: dict | None = None, seed: int = 0, client=None, partition_size: int = 4,
+                    checkpoint=None, progress=None, cancel=None) -> dict:
+    """The paper's comparison: CIS against Grad-CAM, Grad-CAM++ and Score-CAM (and a random map).
+
+    For every photo the classifier's predicted class c is explained by every method (CIS: the drop
+    of the class-c logit under occlusion at each mesh vertex, translated back onto the face and into
+    its chip; baselines: the class-c logit through :func:`facewidget.explain`, positive part scaled
+    to [0, 1]). Each map is normalised to the same removed ``mass``; the explanation image is
+    ``chip · (1 − map)``, scored by the class-c probability (Y clean, O explained). A run on
+    :func:`facewidget.runs.run` (one image per item; photos without a face are skipped and listed).
+
+    Args:
+        images: photos (the largest face of each is used).
+        model: a classifier :class:`~facewidget.models.FaceModel` (task ``"classification"``).
+        baselines: method names understood by :func:`facewidget.explain`.
+        cis_params: extra arguments of :func:`canonical_image_saliency` (e.g. ``vertices``).
+        client, partition_size, checkpoint, progress, cancel: see :func:`facewidget.runs.run`.
+    Returns:
+        ``{"records": [...]}`` with one record per method (``average_drop``,
+        ``increase_in_confidence``, ``win``, ``n``, ``mass``; sorted by Average Drop, highest first),
+        plus ``"classes"`` (predicted class per image), ``"skipped"`` ((image, reason) pairs),
+        ``"params"`` and ``"run"`` (the run's manifest; ``cancelled`` when stopped early).
+    """
+    from ..runs import Table, run
+
+    if getattr(model.config, "task", None) != "classification":
+        raise ShapeError(f"compare_methods explains a classifier's predicted class; {model.config.name} is a "
+                         f"{model.config.task} model")
+    names = ["cis", *baselines] + (["random"] if include_random else [])
+    work = CompareMethodsWork(model, baselines, include_random, mass, cis_params or {}, seed)
+    result = run(list(enumerate(images)), work, Table(), client=client, partition_size=partition_size,
+                 checkpoint=checkpoint, progress=progress, cancel=cancel, name="compare methods")
+    table = result.accumulator.result()
+    if not table:
+        raise ShapeError("compare_methods: no image with a usable face")
+    y = table["clean"].astype(np.float64)
+    outs = {n: table[f"o/{n}"].astype(np.float64) for n in names}
     wins = win_percent(outs)
     records = [{"method": n, "average_drop": average_drop(y, o), "increase_in_confidence": increase_in_confidence(y, o),
                 "win": wins[n], "n": int(len(y)), "mass": float(mass)} for n, o in outs.items()]
-    return {"records": sorted(records, key=lambda r: -r["average_drop"]), "classes": classes,
+    return {"records": sorted(records, key=lambda r: -r["average_drop"]), "classes": [int(c) for c in table["class"]],
+            "skipped": [(s.id, s.reason) for s in result.skipped], "run": result.manifest,
             "params": {"mass": float(mass), "seed": int(seed), "baselines": list(baselines),
                        "cis": dict(cis_params or {}), "model": model.config.name,
                        "weights_sha256": model.config.weights_sha256}}

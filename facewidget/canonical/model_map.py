@@ -1,8 +1,9 @@
 """Canonical model saliency (CMS): streaming per-texel statistics of canonical maps over a data set.
 
 Every image's map is projected onto the canonical face and folded into running statistics
-(Welford's algorithm: count, mean and sum of squared deviations per texel and per vertex), one
-accumulator per subgroup. Only the accumulators and each image's per-region means (images ×
+(count, mean and sum of squared deviations per texel and per vertex, merged by Chan et al.'s
+pairwise update: :class:`facewidget.runs.MeanVar`), one accumulator per subgroup. It is a run on
+:func:`facewidget.runs.run`: in-process or on a Dask cluster, resumable, live and cancellable. Only the accumulators and each image's per-region means (images ×
 regions numbers, for :func:`compare`'s permutation tests) are kept, never the maps.
 
 Unseen texels (turned away from the camera) are left out of the statistics of that texel, so
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import FacewidgetError, ShapeError
+from ..runs import Composite, Keyed, MeanVar, ModelHandle, SkipItem, Table, fingerprint, run
 from .atlas import N_VERTICES
 from .canonical_map import CanonicalMap
 from .regions import REGION_NAMES, region_label_texture
@@ -31,30 +33,8 @@ class GroupError(FacewidgetError, KeyError):
     """A sample has no value for the label column used to group it."""
 
 
-class RunningStats:
-    """Welford accumulator over arrays of one shape that may contain NaN (= missing)."""
-
-    def __init__(self, shape):
-        self.count = np.zeros(shape, dtype=np.int64)
-        self.mean = np.zeros(shape, dtype=np.float64)
-        self.m2 = np.zeros(shape, dtype=np.float64)
-
-    def add(self, values: np.ndarray) -> None:
-        x = np.asarray(values, dtype=np.float64)
-        ok = np.isfinite(x)
-        self.count[ok] += 1
-        delta = np.where(ok, x - self.mean, 0.0)
-        self.mean += np.where(ok, delta / np.maximum(self.count, 1), 0.0)
-        self.m2 += np.where(ok, delta * (x - self.mean), 0.0)
-
-    def mean_or_nan(self) -> np.ndarray:
-        return np.where(self.count > 0, self.mean, np.nan)
-
-    def std(self, ddof: int = 1) -> np.ndarray:
-        """Per-element standard deviation (NaN where count <= ddof)."""
-        n = self.count - ddof
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, np.sqrt(np.maximum(self.m2, 0) / np.maximum(n, 1)), np.nan)
+RunningStats = MeanVar
+"""Per-element NaN-aware count / mean / M2 (the run layer's :class:`~facewidget.runs.MeanVar`)."""
 
 
 @dataclass
@@ -138,7 +118,8 @@ class ModelMap:
 
     Attributes:
         groups: ``{key: GroupMap}`` in order of first appearance. skipped: ``(path, reason)`` of
-        every image left out. metadata: method, parameters, model id + weights hash, versions.
+        every image left out. metadata: method, parameters, model id + weights hash, versions, and
+        the run's manifest (``metadata["run"]``; ``metadata["cancelled"]`` when stopped early).
     """
 
     groups: dict
@@ -156,21 +137,40 @@ class ModelMap:
             key = next(iter(self.groups))
         return self.groups[key].canonical_map()
 
+    @property
+    def vertex_values(self):
+        """Per-vertex mean of the first group (what a CanonicalFaceView shows); None when empty."""
+        if not self.groups:
+            return None
+        return next(iter(self.groups.values())).vertices.mean_or_nan()
+
+    def region_scores(self):
+        """Region scores of the first group's mean map (empty when no image was used)."""
+        if not self.groups:
+            return []
+        return self.canonical_map(next(iter(self.groups))).region_scores()
+
 
 def _jsonable(key):
     return key if isinstance(key, (str, int, float, bool)) or key is None else str(key)
 
 
-def predicted_class(model) -> Callable:
-    """A ``groups`` callable: the class the model predicts for a sample (e.g. predicted gender)."""
-    def group(sample) -> str:
+class predicted_class:  # noqa: N801 - used like a function: groups=predicted_class(model)
+    """A ``groups`` callable: the class the model predicts for a sample (e.g. predicted gender).
+
+    Holds the model as a :class:`~facewidget.runs.ModelHandle`, so it travels to workers as a spec."""
+
+    def __init__(self, model):
+        self.handle = ModelHandle(model)
+        self.__name__ = f"predicted_class[{model.config.name}]"
+
+    def __call__(self, sample) -> str:
+        model = self.handle.model
         with torch.no_grad():
             out = model.embed(model.align(sample.image, [sample.face]))
         c = int(out[0].argmax())
         classes = model.config.classes
         return classes[c] if classes and c < len(classes) else c
-    group.__name__ = f"predicted_class[{model.config.name}]"
-    return group
 
 
 @dataclass
@@ -181,45 +181,65 @@ class _Item:
     labels: dict
 
 
-def _items(images: Iterable, skipped: list) -> Iterable[_Item]:
-    """Normalise data-set items; unusable ones are reported in ``skipped`` and warned about."""
-    from ..datasets import FaceSample, SkippedImageWarning
-    from ..faces import detect_faces
-    from ..io import load_image
+def _plan(images: Iterable, *, client=None, progress=None, cancel=None) -> tuple[list, list]:
+    """(items, skipped): light per-image records for the run, and the images already known unusable.
 
-    def skip(path, reason):
-        skipped.append((path, reason))
-        warnings.warn(f"skipped {path}: {reason}", SkippedImageWarning, stacklevel=3)
+    Data sets and lists of paths go through the face index (each file detected once, ever);
+    in-memory photos and ``(image, face[, labels])`` tuples travel as they are."""
+    from ..datasets import FaceDataset, FaceSample, face_index
 
+    if isinstance(images, FaceDataset) or (isinstance(images, (list, tuple)) and images
+                                           and all(isinstance(p, (str, Path)) for p in images)):
+        labels = [lab for _, lab in images.entries] if isinstance(images, FaceDataset) else [{}] * len(images)
+        index = face_index(images, client=client, progress=progress, cancel=cancel)
+        items, skipped = [], []
+        for k, row in enumerate(index.rows):
+            if row["status"] != "ok":
+                skipped.append((row["path"], row["reason"]))
+            else:
+                items.append(("indexed", k, row["path"], row, labels[k]))
+        return items, skipped
+    items = []
     for k, item in enumerate(images):
         if isinstance(item, FaceSample):
-            yield _Item(item.path, item.image, item.face, item.labels)
+            items.append(("sample", k, str(item.path), (item.image, item.face), item.labels))
             continue
-        labels: dict = {}
-        face = None
         if isinstance(item, tuple):
             if len(item) not in (2, 3):
                 raise ShapeError(f"item {k}: expected (image, face) or (image, face, labels); got {len(item)} values")
             image, face = item[0], item[1]
             labels = dict(item[2]) if len(item) == 3 else {}
         else:
-            image = item
+            image, face, labels = item, None, {}
         path = str(image) if isinstance(image, (str, Path)) else k
+        items.append(("raw", k, path, (image, face), labels))
+    return items, []
+
+
+def _load(record) -> _Item:
+    """The image and face of a planned record (raises SkipItem when unusable)."""
+    from ..faces import detect_faces
+    from ..io import load_image
+    from ..runs.face_index import face_from_row
+
+    kind, _, path, payload, labels = record
+    if kind == "indexed":
         try:
-            img = load_image(image)
+            img = load_image(path)
         except FacewidgetError as exc:
-            skip(path, f"unreadable image: {exc}")
-            continue
-        if face is None:
-            faces = detect_faces(img)
-            if not faces:
-                skip(path, "no face detected")
-                continue
-            face = faces[0]
-        yield _Item(path, img, face, labels)
-    inner = getattr(images, "skipped", None)  # a FaceDataset reports its own skips; pass them on
-    if inner:
-        skipped.extend((s.path, s.reason) for s in inner)
+            raise SkipItem(f"unreadable image: {exc}") from None
+        return _Item(path, img, face_from_row(payload), labels)
+    image, face = payload
+    try:
+        img = load_image(image)
+    except FacewidgetError as exc:
+        raise SkipItem(f"unreadable image: {exc}") from None
+    if face is None:
+        faces = detect_faces(img)
+        if not faces:
+            raise SkipItem("no face detected")
+        face = faces[0]
+    return _Item(path, img, face, labels)
 
 
 def _group_key(groups, item: _Item):
@@ -253,14 +273,68 @@ def image_map(item_image, face, model, target, method, resolution: int, **method
     return project(out, face, resolution=resolution)
 
 
+class ModelMapWork:
+    """Per-image work of :func:`model_map`: load, face, map, project (picklable: the model is a spec)."""
+
+    def __init__(self, model, target, method, resolution: int, groups, method_kwargs: dict):
+        self.handle = ModelHandle(model)
+        self.target, self.method, self.resolution = target, method, int(resolution)
+        self.groups, self.method_kwargs = groups, method_kwargs
+
+    def __call__(self, record):
+        item = _load(record)
+        key = _group_key(self.groups, item)
+        cmap = image_map(item.image, item.face, self.handle.model, self.target, self.method, self.resolution,
+                         **self.method_kwargs)
+        if cmap.resolution != self.resolution:
+            raise ShapeError(f"map resolution {cmap.resolution} differs from the model map's {self.resolution}")
+        index = record[1]
+        return key, {"texels": cmap.texture, "vertices": cmap.vertex_values,
+                     "regions": {"index": index, "path": str(item.path), "means": region_means(cmap)}}, index
+
+
+def group_accumulator(resolution: int) -> Keyed:
+    """The model map's accumulator: per group, texel and vertex moments and the region table."""
+    return Keyed(Composite({"texels": MeanVar((resolution, resolution)), "vertices": MeanVar((N_VERTICES,)),
+                            "regions": Table()}))
+
+
+def _group_maps(acc: Keyed, resolution: int) -> dict:
+    out = {}
+    for key in acc.keys():
+        comp = acc.children[key]
+        table = comp["regions"].result()
+        gm = GroupMap(key=key, resolution=resolution, texels=comp["texels"], vertices=comp["vertices"])
+        if table:
+            gm.region_means = [np.asarray(r, dtype=np.float64) for r in table["means"]]
+            gm.paths = [_path_value(p) for p in table["path"].tolist()]
+        out[key] = gm
+    return out
+
+
+def _path_value(p: str):
+    return int(p) if p.isdigit() else p
+
+
+def _live_maps(acc: Keyed) -> dict:
+    keys = acc.keys()
+    if not keys:
+        return {}
+    comp = acc.children[keys[0]]
+    return {"values": comp["vertices"].mean_or_nan().astype(np.float32),
+            "mean": comp["texels"].mean_or_nan().astype(np.float32)}
+
+
 def model_map(images: Iterable, model=None, target=None, *, method="cis", groups=None, resolution: int = 256,
-              progress: bool = False, **method_kwargs) -> ModelMap:
+              client=None, partition_size: int = 8, checkpoint=None, progress=None, cancel=None,
+              **method_kwargs) -> ModelMap:
     """Canonical model saliency over ``images``, per subgroup, streaming.
 
     Args:
-        images: iterable of :class:`~facewidget.datasets.FaceSample` (e.g. a
-            :class:`~facewidget.datasets.FaceDataset`), ``(image, face)`` or
-            ``(image, face, labels)`` tuples, photos (arrays) or paths (faces are detected).
+        images: a :class:`~facewidget.datasets.FaceDataset` or a list of image paths (faces come
+            from the face index: each file is detected once, ever), or an iterable of
+            :class:`~facewidget.datasets.FaceSample`, ``(image, face)`` or ``(image, face, labels)``
+            tuples or photos (faces are detected).
         model: :class:`~facewidget.models.base.FaceModel` (passed on to ``method``).
         target: callable network output → (B,) (None: the task's default, see
             :func:`~facewidget.canonical.cis.occlusion_drops`).
@@ -270,28 +344,82 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
         groups: None (one group ``"all"``), a label name (e.g. ``"gender"``) or a callable
             sample → key (e.g. :func:`predicted_class`).
         resolution: texture side.
-        progress: show a tqdm bar.
+        client, partition_size, checkpoint, cancel: see :func:`facewidget.runs.run` (None: in-process).
+        progress: a callable getting :class:`~facewidget.explain.engine.ProgressUpdate` after each
+            partition; its ``maps`` hold ``values`` (per-vertex mean) and ``mean`` (texel mean) of
+            the first group. ``True`` shows a tqdm bar.
     Returns:
         :class:`ModelMap`. Maps are folded into running statistics as they come; none is kept.
+        Cancelled: the images of the finished partitions, ``metadata["cancelled"] = True``.
     """
-    from tqdm.auto import tqdm
-
-    skipped: list = []
-    out: dict = {}
+    if isinstance(method, str) and method != "cis":
+        raise ShapeError(f"method must be 'cis' or a callable; got {method!r}")
+    if groups is not None and not isinstance(groups, str) and not callable(groups):
+        raise ShapeError(f"groups must be None, a label column name or a callable; got {type(groups).__name__}")
+    callback, bar = _progress_callback(progress, "model map")
+    try:
+        items, skipped = _plan(images, client=client, cancel=cancel)
+        inner = getattr(images, "skipped", None)  # a FaceDataset iterated before reports its own skips
+        work = ModelMapWork(model, target, method, resolution, groups, method_kwargs)
+        cfg = getattr(model, "config", None)
+        key = fingerprint([(r[1], str(r[2])) for r in items], _name(method), method_kwargs, resolution, _name(groups),
+                          _name(target), getattr(cfg, "name", None), getattr(cfg, "weights_sha256", None))
+        result = run(items, work, group_accumulator(resolution), client=client, partition_size=partition_size,
+                     checkpoint=checkpoint, progress=callback, cancel=cancel, live_maps=_live_maps, name="model map",
+                     key=key)
+    finally:
+        if bar is not None:
+            bar.close()
+    for s in result.skipped:
+        skipped.append((_path_value(s.id), s.reason))
+    if inner and not isinstance(images, FaceDatasetType()):
+        skipped.extend((s.path, s.reason) for s in inner)
+    for path, reason in skipped:
+        warnings.warn(f"skipped {path}: {reason}", _skipped_warning(), stacklevel=2)
+    out = _group_maps(result.accumulator, resolution)
     cfg = getattr(model, "config", None)
-    total = len(images) if hasattr(images, "__len__") else None
-    for item in tqdm(_items(images, skipped), total=total, disable=not progress, desc="model map", unit="img"):
-        key = _group_key(groups, item)
-        cmap = image_map(item.image, item.face, model, target, method, resolution, **method_kwargs)
-        group = out.get(key)
-        if group is None:
-            group = out[key] = GroupMap(key=key, resolution=resolution)
-        group.add(cmap, item.path)
     meta = {"method": method if isinstance(method, str) else getattr(method, "__name__", repr(method)),
             "method_kwargs": {k: _jsonable(v) for k, v in method_kwargs.items()}, "resolution": resolution,
             "groups": groups if groups is None or isinstance(groups, str) else getattr(groups, "__name__", repr(groups)),
             "target": None if target is None else getattr(target, "__name__", repr(target)),
             "model": getattr(cfg, "name", None), "weights_sha256": getattr(cfg, "weights_sha256", None),
             "n_images": sum(g.n_images for g in out.values()), "n_skipped": len(skipped),
+            "cancelled": result.cancelled, "run": result.manifest,
             "numpy": np.__version__, "torch": torch.__version__}
     return ModelMap(groups=out, skipped=skipped, metadata=meta)
+
+
+def _name(x):
+    return x if x is None or isinstance(x, str) else getattr(x, "__name__", type(x).__name__)
+
+
+def FaceDatasetType():  # noqa: N802 - a lazy import of the class
+    from ..datasets import FaceDataset
+
+    return FaceDataset
+
+
+def _skipped_warning():
+    from ..datasets import SkippedImageWarning
+
+    return SkippedImageWarning
+
+
+def _progress_callback(progress, desc: str):
+    """(callback, bar): a ProgressUpdate callback for ``progress`` (a callable, True for tqdm, or None)."""
+    if progress is None or progress is False:
+        return None, None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=desc, unit="img")
+
+        def callback(update):
+            bar.total = update.total
+            bar.n = update.done
+            bar.refresh()
+
+        return callback, bar
+    if not callable(progress):
+        raise ShapeError(f"progress must be a callable, True or None; got {type(progress).__name__}")
+    return progress, None

@@ -36,20 +36,47 @@ def pair_chips(model, pairs) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(a).to(model.device), torch.stack(b).to(model.device)
 
 
-def pair_signed_maps(model, chips_a, chips_b, method: str = "corrrise", *, seed: int = 0, **params):
-    """Signed chip maps (P, h, w) for image a and image b of every pair."""
-    fn = get_method(method)
-    maps_a, maps_b = [], []
-    with torch.no_grad():
-        emb_a = model.embed(chips_a).float()
-        emb_b = model.embed(chips_b).float()
-    for i in range(len(chips_a)):
-        chips = torch.stack([chips_a[i], chips_b[i]])
-        targets = [SimilarityTarget(model, emb_b[i]), SimilarityTarget(model, emb_a[i])]
-        res = fn(model, chips, targets, seed=seed, **params)
-        maps_a.append(res.saliency[0])
-        maps_b.append(res.saliency[1])
-    return np.stack(maps_a), np.stack(maps_b)
+class PairMapWork:
+    """Per-pair work: the signed chip maps of image a (against b) and of image b (against a)."""
+
+    def __init__(self, model, method: str, seed: int, params: dict):
+        from ..runs import ModelHandle
+
+        self.handle, self.method, self.seed, self.params = ModelHandle(model), method, int(seed), dict(params)
+
+    def __call__(self, item) -> dict:
+        i, chip_a, chip_b = item
+        model = self.handle.model
+        fn = get_method(self.method)
+        chips = torch.stack([chip_a, chip_b]).to(model.device)
+        with torch.no_grad():
+            emb = model.embed(chips).float()
+        targets = [SimilarityTarget(model, emb[1]), SimilarityTarget(model, emb[0])]
+        res = fn(model, chips, targets, seed=self.seed, **self.params)
+        return {"index": i, "a": np.asarray(res.saliency[0]), "b": np.asarray(res.saliency[1])}
+
+
+def pair_signed_maps(model, chips_a, chips_b, method: str = "corrrise", *, seed: int = 0, client=None,
+                     partition_size: int = 8, checkpoint=None, progress=None, cancel=None, run_info: dict | None = None,
+                     **params):
+    """Signed chip maps (P, h, w) for image a and image b of every pair.
+
+    A run on :func:`facewidget.runs.run` (one pair per item): ``client``, ``partition_size``,
+    ``checkpoint``, ``progress`` and ``cancel`` as there. Cancelled, the maps of the finished pairs
+    are returned (fewer than P); ``run_info`` (a dict) receives the run's manifest."""
+    from ..runs import Table, run
+
+    items = [(i, chips_a[i].detach().cpu(), chips_b[i].detach().cpu()) for i in range(len(chips_a))]
+    result = run(items, PairMapWork(model, method, seed, params), Table(), client=client,
+                 partition_size=partition_size, checkpoint=checkpoint, progress=progress, cancel=cancel,
+                 name="pair maps")
+    if run_info is not None:
+        run_info.update(result.manifest, pairs=[int(i) for i in result.accumulator.result().get("index", [])])
+    table = result.accumulator.result()
+    if not table:
+        h, w = chips_a.shape[-2:]
+        return np.zeros((0, h, w), np.float32), np.zeros((0, h, w), np.float32)
+    return np.stack(table["a"]), np.stack(table["b"])
 
 
 def evidence_maps(signed: np.ndarray, genuine: np.ndarray) -> np.ndarray:
@@ -100,14 +127,30 @@ class PairEvaluation:
 
 def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int = 0, steps: int = 20,
                    threshold="clean", images: str = "each", random_seed: int = 12345, random_cell: int | None = None,
+                   client=None, partition_size: int = 8, checkpoint=None, progress=None, cancel=None,
                    **params) -> PairEvaluation:
     """Deletion and insertion for ``method`` and for random maps over ``pairs`` (photos, or a tuple
-    of two (P, 3, h, w) chip tensors), ``genuine`` (P,) bool. Extra ``params`` go to the method."""
+    of two (P, 3, h, w) chip tensors), ``genuine`` (P,) bool. Extra ``params`` go to the method.
+
+    The maps are a run over the pairs (:func:`pair_signed_maps`: ``client``, ``partition_size``,
+    ``checkpoint``, ``progress``, ``cancel``); cancelled, the curves cover the pairs whose maps
+    were finished and ``params["cancelled"]`` is True."""
     genuine = np.asarray(genuine, dtype=bool).reshape(-1)
     a, b = pair_chips(model, pairs)
     if len(a) != len(genuine):
         raise ShapeError(f"{len(a)} pairs but {len(genuine)} genuine flags")
-    signed_a, signed_b = pair_signed_maps(model, a, b, method, seed=seed, **params)
+    info: dict = {}
+    signed_a, signed_b = pair_signed_maps(model, a, b, method, seed=seed, client=client,
+                                          partition_size=partition_size, checkpoint=checkpoint, progress=progress,
+                                          cancel=cancel, run_info=info, **params)
+    cancelled = bool(info.get("cancelled"))
+    if cancelled:
+        from ..errors import CancelledError
+
+        done = np.asarray(info["pairs"], dtype=np.int64)
+        if len(done) < 2:
+            raise CancelledError(f"pair evaluation cancelled after {len(done)} pair(s)")
+        a, b, genuine = a[done], b[done], genuine[done]
     ma, mb = evidence_maps(signed_a, genuine), evidence_maps(signed_b, genuine)
     size = tuple(a.shape[-2:])
     ra = random_maps(len(a), size, seed=random_seed, cell=random_cell)
@@ -120,7 +163,7 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
         random_deletion=pair_curve(model, a, b, ra, rb, genuine, mode="deletion", **kw),
         random_insertion=pair_curve(model, a, b, ra, rb, genuine, mode="insertion", **kw),
         params={"seed": seed, "steps": steps, "images": images, "random_seed": random_seed,
-                "random_cell": random_cell, **params},
+                "random_cell": random_cell, "cancelled": cancelled, "run": info, **params},
     )
 
 

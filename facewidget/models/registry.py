@@ -68,6 +68,10 @@ def load_model(name_or_path, *, arch: str | None = None, config: ModelConfig | d
     else:
         raise ModelError(f"load_model takes a name, a path or an nn.Module; got {type(name_or_path).__name__}")
     model.runtime = runtime
+    if isinstance(name_or_path, (str, os.PathLike)):  # how to load it again (on a Dask worker)
+        model.load_spec = {"name_or_path": str(name_or_path), "arch": arch,
+                           "weights": None if weights is None else str(weights), "config": _as_dict(config),
+                           "batch_size": batch_size, "runtime": runtime, "overrides": dict(overrides)}
     if overrides:
         try:
             model.reconfigure(**overrides)
