@@ -47,9 +47,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import facewidget as fw  # noqa: E402
-from facewidget.explain import corrrise  # noqa: E402
-from facewidget.explain.engine import MASK_BLOCK  # noqa: E402
-from facewidget.explain.targets import SimilarityTarget  # noqa: E402
+from facewidget.explainers import corrrise  # noqa: E402
+from facewidget.explainers.engine import MASK_BLOCK  # noqa: E402
+from facewidget.explainers.targets import SimilarityTarget  # noqa: E402
 from facewidget.models import FaceModel  # noqa: E402
 
 

@@ -44,8 +44,8 @@ import torch  # noqa: E402
 
 import facewidget as fw  # noqa: E402
 from facewidget.evaluate.curves import pair_curve, random_maps  # noqa: E402
-from facewidget.explain import corrrise  # noqa: E402
-from facewidget.explain.targets import SimilarityTarget  # noqa: E402
+from facewidget.explainers import corrrise  # noqa: E402
+from facewidget.explainers.targets import SimilarityTarget  # noqa: E402
 
 from corrrise import xaitk_rise  # noqa: E402  (bench/corrrise.py: xaitk driven with the same model)
 

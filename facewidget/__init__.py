@@ -16,8 +16,8 @@ from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, Can
 from .faces import Face, FaceDetector, detect_face, detect_faces
 from .io import load_image
 from .models import FaceModel, ModelConfig, load_model
-from . import evaluate, explain  # noqa: F401  (explain is a callable module: facewidget.explain(img, model, ...))
-from .explain import ExplanationCancelled, Explanation, PairExplanation, explain_pair
+from . import evaluate, explainers  # noqa: F401
+from .explainers import ExplanationCancelled, Explanation, PairExplanation, explain, explain_pair
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,6 @@ __all__ = [
     "ParameterError", "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
     "export_html", "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",
-    # explanations: facewidget.explain(img, model, ...) calls facewidget.explain.explain
-    "ExplanationCancelled", "Explanation", "PairExplanation", "evaluate", "explain", "explain_pair",
+    # explanations: facewidget.explain(img, model, ...) calls facewidget.explainers.explain
+    "ExplanationCancelled", "Explanation", "PairExplanation", "evaluate", "explain", "explain_pair", "explainers",
 ]

@@ -8,7 +8,7 @@ import torch
 
 import facewidget as fw
 from facewidget.canonical import compare_methods
-from facewidget.explain.gradcampp import gradcampp_weights
+from facewidget.explainers.gradcampp import gradcampp_weights
 
 
 def test_gradcampp_weights_match_the_closed_form():

@@ -26,7 +26,7 @@ def test_one_target_system_serves_explain_canonical_and_quality():
     softmax · the model's age centres in years (not class indices 0..K-1)."""
     import facewidget as fw
     from facewidget.canonical.targets import default_target
-    from facewidget.explain.targets import ExpectedAgeTarget, resolve_target
+    from facewidget.explainers.targets import ExpectedAgeTarget, resolve_target
 
     model = fw.load_model("dlib-age", device="cpu")
     torch.manual_seed(0)

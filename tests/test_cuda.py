@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import facewidget as fw
-from facewidget.explain import get_method
-from facewidget.explain.engine import Stream, forward_scores
-from facewidget.explain.targets import SimilarityTarget
+from facewidget.explainers import get_method
+from facewidget.explainers.engine import Stream, forward_scores
+from facewidget.explainers.targets import SimilarityTarget
 
 pytestmark = pytest.mark.cuda
 

@@ -134,8 +134,8 @@ def test_faithfulness_correlation_is_one_for_the_exact_attribution_and_near_zero
 def test_model_parameter_randomisation_cascade_destroys_faithful_maps():
     from facewidget.evaluate.faithfulness import model_parameter_randomisation, parameter_layers
     from facewidget.evaluate.synthetic import synthetic_model
-    from facewidget.explain.base import get_method
-    from facewidget.explain.targets import SimilarityTarget
+    from facewidget.explainers.base import get_method
+    from facewidget.explainers.targets import SimilarityTarget
 
     model = synthetic_model("region", quadrant="top-left", size=32)
     chips = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))

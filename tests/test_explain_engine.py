@@ -11,10 +11,10 @@ from scipy.stats import pearsonr, spearmanr
 
 import facewidget as fw
 from .explain_helpers import one_thread, CountingModel, photometric_copy, tiny_model
-from facewidget.explain.engine import (MASK_BLOCK, ExplanationCancelled, MaskMoments, Stream, masks_for_range,
+from facewidget.explainers.engine import (MASK_BLOCK, ExplanationCancelled, MaskMoments, Stream, masks_for_range,
                                        rank_pass, run_masks)
-from facewidget.explain.masks import GridMasks, PatchMasks, SlidingWindows
-from facewidget.explain.targets import SimilarityTarget
+from facewidget.explainers.masks import GridMasks, PatchMasks, SlidingWindows
+from facewidget.explainers.targets import SimilarityTarget
 
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
@@ -170,9 +170,9 @@ import json, sys
 sys.path.insert(0, "tests")
 import torch
 from explain_helpers import rss_bytes, tiny_model
-from facewidget.explain.engine import Stream, run_masks
-from facewidget.explain.masks import PatchMasks
-from facewidget.explain.targets import SimilarityTarget
+from facewidget.explainers.engine import Stream, run_masks
+from facewidget.explainers.masks import PatchMasks
+from facewidget.explainers.targets import SimilarityTarget
 size = 112
 model = tiny_model(size=size)
 torch.manual_seed(1)

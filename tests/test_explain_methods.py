@@ -158,7 +158,7 @@ def test_class_targets_find_the_evidence(target, genuine_pair):
 
 
 def test_expected_age_target(genuine_pair):
-    from facewidget.explain.targets import DLIB_AGE_CENTRES, ExpectedAgeTarget
+    from facewidget.explainers.targets import DLIB_AGE_CENTRES, ExpectedAgeTarget
 
     out = torch.zeros(2, 81)
     out[0, 30] = 50.0

@@ -11,12 +11,12 @@ from scipy import stats
 import facewidget as fw
 from .explain_helpers import one_thread, photometric_copy, tiny_model
 from facewidget.errors import ParameterError
-from facewidget.explain.base import get_method
-from facewidget.explain.engine import (MASK_BLOCK, AutoStop, MaskMoments, Stream, masks_for_range, run_masks,
+from facewidget.explainers.base import get_method
+from facewidget.explainers.engine import (MASK_BLOCK, AutoStop, MaskMoments, Stream, masks_for_range, run_masks,
                                        split_half_reliability)
-from facewidget.explain.masks import GridMasks, PatchMasks, SlidingWindows
-from facewidget.explain.targets import SimilarityTarget
-from facewidget.explain.uncertainty import (benjamini_hochberg, occlusion_p_values, occlusion_standard_error,
+from facewidget.explainers.masks import GridMasks, PatchMasks, SlidingWindows
+from facewidget.explainers.targets import SimilarityTarget
+from facewidget.explainers.uncertainty import (benjamini_hochberg, occlusion_p_values, occlusion_standard_error,
                                             pearson_p_values, rise_p_values, rise_standard_error)
 from facewidget.evaluate.synthetic import region_mask, synthetic_model
 

@@ -206,7 +206,7 @@ def test_method_parameters(chip_model, method, data):
     seed = data.draw(st.integers(0, 2**31))
     chips = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     target = fw.explain.CallableTarget(lambda out: out[:, 0])
-    fn = fw.explain.get_method(method)
+    fn = fw.explainers.get_method(method)
     try:
         result = fn(chip_model, chips, [target], seed=seed, **params)
     except fw.FacewidgetError:

@@ -448,7 +448,7 @@ def test_pair_live_run_places_chip_maps_and_ends_with_the_explanation(sample_ima
 
 
 def test_signed_single_face_explanation_is_diverging(sample_images, sample_faces):
-    from facewidget.explain import Explanation
+    from facewidget.explainers import Explanation
     from tests.widget_data import explained_face
 
     ef = explained_face(sample_images["obama"], sample_faces["obama"][0], {"saliency": (NOSE_TIP, 1.0)})
@@ -474,7 +474,7 @@ def test_lazy_update_maps_are_read_only_when_pushed(obama):
     view = OverlayView(obama[0], affine=[[2, 0, 0], [0, 2, 0]])
     reads = []
 
-    class LazyUpdate:  # like facewidget.explain's ProgressUpdate: maps computed on access
+    class LazyUpdate:  # like facewidget.explainers' ProgressUpdate: maps computed on access
         def __init__(self, k):
             self.done, self.total, self._k = k, 200, k
 
@@ -515,7 +515,7 @@ def test_cancelled_run_shows_the_partial_result(pair):
 
 
 def test_pair_without_threshold_has_no_decision(pair):
-    from facewidget.explain import PairExplanation
+    from facewidget.explainers import PairExplanation
 
     no_thr = PairExplanation(a=pair.a, b=pair.b, score=0.42, same=None, threshold=None, manifest={})
     view = PairView(no_thr)

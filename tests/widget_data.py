@@ -31,7 +31,7 @@ def to_chip(transform, xy) -> np.ndarray:
 def explained_face(image, face, maps_at: dict[str, tuple[int, float]], template=None):
     """An ExplainedFace whose chip maps are Gaussians around landmarks: name → (landmark index, weight)."""
     from facewidget import DLIB_5, align_faces
-    from facewidget.explain import ExplainedFace
+    from facewidget.explainers import ExplainedFace
 
     aligned = align_faces(image, [face], template or DLIB_5)
     chip = (aligned.chips[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -46,7 +46,7 @@ def pair_explanation(img_a, face_a, img_b, face_b, score=0.41, threshold=0.6):
 
     ``score``/``threshold`` are in dlib's native units (Euclidean distance, lower = more similar).
     """
-    from facewidget.explain import PairExplanation
+    from facewidget.explainers import PairExplanation
 
     a = explained_face(img_a, face_a, {"similar": (NOSE_TIP, 1.0), "dissimilar": (MOUTH, 0.5)})
     b = explained_face(img_b, face_b, {"similar": (NOSE_TIP, 0.8), "dissimilar": (LEFT_EYE, 0.6)})

@@ -26,7 +26,7 @@ import torch
 
 from ..align import invert_affine
 from ..errors import NoFaceError, ShapeError
-from ..explain.engine import BatchLoop, ExplanationCancelled
+from ..explainers.engine import BatchLoop, ExplanationCancelled
 from .atlas import N_VERTICES, uv_atlas
 from .canonical_map import CanonicalMap
 from .mesh import canonical_face
@@ -93,10 +93,10 @@ def occlusion_drops(image, model, target: Callable, face=None, *, patch_fraction
         fill: occluder value in [0, 1] (0 = black), or ``"mean"`` for the chip's mean colour.
         batch_size: occluded chips per forward pass (default ``model.batch_size``).
         progress: optional callable getting the explain engine's
-            :class:`~facewidget.explain.engine.ProgressUpdate` (``done``/``total`` occluded vertices;
+            :class:`~facewidget.explainers.engine.ProgressUpdate` (``done``/``total`` occluded vertices;
             ``maps["values"]``: the drops so far, NaN where not yet occluded).
         cancel: an Event (``is_set()``) or callable; checked before every batch. When set, raises
-            :class:`~facewidget.explain.engine.ExplanationCancelled` whose ``partial`` holds the
+            :class:`~facewidget.explainers.engine.ExplanationCancelled` whose ``partial`` holds the
             result of the vertices occluded so far.
         vertices: mesh vertex indices to occlude (default: all 468), e.g.
             :func:`vertex_subset` (k) for a faster, coarser map.

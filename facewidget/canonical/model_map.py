@@ -345,7 +345,7 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
             sample → key (e.g. :func:`predicted_class`).
         resolution: texture side.
         client, partition_size, checkpoint, cancel: see :func:`facewidget.runs.run` (None: in-process).
-        progress: a callable getting :class:`~facewidget.explain.engine.ProgressUpdate` after each
+        progress: a callable getting :class:`~facewidget.explainers.engine.ProgressUpdate` after each
             partition; its ``maps`` hold ``values`` (per-vertex mean) and ``mean`` (texel mean) of
             the first group. ``True`` shows a tqdm bar.
     Returns:

@@ -1,4 +1,4 @@
-"""Targets for canonical maps: the same objects as explain's (:mod:`facewidget.explain.targets`),
+"""Targets for canonical maps: the same objects as explain's (:mod:`facewidget.explainers.targets`),
 built by :meth:`FaceModel.target <facewidget.models.FaceModel.target>` (one target system).
 
 The names below stay for code that built canonical targets by hand; they are the explain
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ShapeError
-from ..explain.targets import ClassTarget, ExpectedAgeTarget, SimilarityTarget
+from ..explainers.targets import ClassTarget, ExpectedAgeTarget, SimilarityTarget
 
 
 class ClassLogit(ClassTarget):

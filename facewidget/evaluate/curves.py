@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError, ShapeError
-from ..explain.base import gaussian_blur
+from ..explainers.base import gaussian_blur
 
 
 def _as_chips(x, device) -> torch.Tensor:
@@ -321,7 +321,7 @@ def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: i
                  batch_size: int | None = None, seed: int = 0) -> SingleCurve:
     """Deletion / insertion curve of ``target`` (a Target or callable outputs → (B,)) over chips
     (``base`` and ``seed`` as for :func:`pair_curve`)."""
-    from ..explain.targets import CallableTarget, Target
+    from ..explainers.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
     dev = model.device

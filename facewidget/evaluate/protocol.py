@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import ShapeError, UnsupportedOperationError
-from ..explain.base import get_method
-from ..explain.targets import SimilarityTarget
+from ..explainers.base import get_method
+from ..explainers.targets import SimilarityTarget
 from .curves import PairCurve, SingleCurve, pair_curve, random_maps, single_curve
 
 
@@ -188,7 +188,7 @@ def evaluate_single(model, chips: torch.Tensor, target, method: str = "corrrise"
     """Explain ``target`` (a Target or callable outputs → (B,)) on every chip (B, 3, h, w) with
     ``method``, then deletion and insertion curves of the target for those maps (positive part of
     the signed maps rank first: the pixels that raise the target) and for random maps."""
-    from ..explain.targets import CallableTarget, Target
+    from ..explainers.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
     chips = chips.to(model.device)

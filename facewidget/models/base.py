@@ -120,6 +120,8 @@ class FaceModel:
         self.network = network.eval().to(self.device)
         self.batch_size = batch_size
         self.runtime = runtime
+        # how load_model can build this model again (set by load_model; what a Dask worker receives)
+        self.load_spec: dict | None = None
         # the weights of the file config.weights_sha256 names: the exported graph may be cached on disk
         self._file_weights = ((self.network, fingerprint(self.network), config.weights_sha256)
                               if from_file and isinstance(self.network, nn.Module) else None)
@@ -282,7 +284,7 @@ class FaceModel:
 
     # -- explanation targets -----------------------------------------------------------------
     def target(self, kind: str | None = None, index: int | None = None, *, reference=None, chips=None):
-        """The one target system: a :class:`~facewidget.explain.targets.Target`, a callable
+        """The one target system: a :class:`~facewidget.explainers.targets.Target`, a callable
         ``target(output) -> (B,) tensor`` on the network's output, used by explain, canonical
         (CIS / CMS) and quality alike. Differentiable (when the model is); keeps the batch dimension;
         ``describe()`` and ``__name__`` name it in manifests.
@@ -300,6 +302,6 @@ class FaceModel:
             ``None``: the model's natural target (similarity for identity models, expected age for
             age models, the predicted logit for classifiers).
         """
-        from ..explain.targets import model_target
+        from ..explainers.targets import model_target
 
         return model_target(self, kind, index, reference=reference, chips=chips)

@@ -1,7 +1,7 @@
 """One re-entrant lock per network, held around forwards that hook the network.
 
 A forward hook sits on the network every thread shares: while it is registered, any thread's
-forward runs it. :class:`facewidget.explain.base.ActivationRecorder` therefore records only its own
+forward runs it. :class:`facewidget.explainers.base.ActivationRecorder` therefore records only its own
 thread's forwards, and holds the network's lock so that two hooked computations (Grad-CAM, Score-CAM,
 AMVA, layer probes) on one model never interleave their hook registrations and backward passes.
 """

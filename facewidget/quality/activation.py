@@ -33,9 +33,9 @@ import numpy as np
 import torch
 
 from ..errors import ShapeError, UnsupportedOperationError
-from ..explain import get_method
-from ..explain.base import ActivationRecorder, resolve_layer
-from ..explain.targets import CallableTarget, SimilarityTarget, resolve_target
+from ..explainers import get_method
+from ..explainers.base import ActivationRecorder, resolve_layer
+from ..explainers.targets import CallableTarget, SimilarityTarget, resolve_target
 from .batch import as_face_batch
 
 

@@ -382,6 +382,7 @@ def _live_maps(first: str):
     def maps(acc: Composite) -> dict:
         out = {}
         sets = acc["chip"]
+        assert isinstance(sets, Keyed)
         for label in ("high", "low"):
             child = sets.children.get(_set_key(first, label))
             if child is not None and child.count:
@@ -415,7 +416,7 @@ def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: floa
             maps are computed image by image, so results do not depend on the partitioning.
         seed: seed for SER-FIQ's dropout (when given by name) and the explainer.
         missing: photos without a face: ``"raise"`` or ``"skip"`` (listed in ``manifest["skipped"]``).
-        progress: gets a :class:`~facewidget.explain.engine.ProgressUpdate` after each partition of
+        progress: gets a :class:`~facewidget.explainers.engine.ProgressUpdate` after each partition of
             each pass (``phase`` "scores" or "maps"; during "maps" its ``maps`` hold ``mean_high``,
             ``std_high``, ``mean_low``, ``std_low`` of the first method, chip space).
         keep_images: keep the photos and model so that :meth:`QualityAnalysis.deviation` can recompute maps.
@@ -503,7 +504,7 @@ def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: floa
             results[space_name][name] = _finish(name, primary, all_scores[name][primary], sets["high"], sets["low"],
                                                 mirror, reg)
 
-    from ..explain.api import package_versions
+    from ..explainers.api import package_versions
 
     methods = score_work.methods()
     manifest = {"fiqa": [describe_method(m) for m in methods], "quantile": float(quantile), "images": n,

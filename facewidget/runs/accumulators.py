@@ -28,7 +28,7 @@ from ..errors import ParameterError, ShapeError
 
 IQR_TO_STD = 1.3489795003921634  # 2·Φ⁻¹(0.75)
 
-_CLASSES: dict[str, type] = {}
+_CLASSES: dict[str, type["Accumulator"]] = {}
 
 
 def _register(cls):

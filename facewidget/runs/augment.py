@@ -25,7 +25,7 @@ def _shrink(img: np.ndarray, max_side: int):
     pil = Image.fromarray(img)
     scale = max_side / max(pil.size)
     if scale < 1:
-        pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))), Image.LANCZOS)
+        pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))), Image.Resampling.LANCZOS)
     return pil
 
 
@@ -52,7 +52,7 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, di
     pil = Image.fromarray(image)
     done: dict = {}
     if rng.random() < 0.5:
-        pil = pil.transpose(Image.FLIP_LEFT_RIGHT)
+        pil = pil.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         done["flip"] = True
     w, h = pil.size
     fx, fy = rng.uniform(0.88, 1.0, 2)
@@ -60,7 +60,7 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, di
     x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
     pil = pil.crop((x0, y0, x0 + cw, y0 + ch))
     angle = float(rng.uniform(-12, 12))
-    pil = pil.rotate(angle, resample=Image.BILINEAR, expand=False, fillcolor=(0, 0, 0))
+    pil = pil.rotate(angle, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(0, 0, 0))
     b, c, s = rng.uniform(0.75, 1.25, 3)
     pil = ImageEnhance.Color(ImageEnhance.Contrast(ImageEnhance.Brightness(pil).enhance(b)).enhance(c)).enhance(s)
     done.update(crop=[x0, y0, cw, ch], rotate=angle, jitter=[float(b), float(c), float(s)])

@@ -32,7 +32,7 @@ the folder (:class:`CheckpointError`).
 Cancel (an Event or a callable, as in the explain engine) is checked before every item in-process
 and between partitions on a cluster: the run stops within one partition and returns what the
 finished partitions hold, with ``manifest["cancelled"] = True``. Progress gets the explain
-engine's :class:`~facewidget.explain.engine.ProgressUpdate` after each merged partition; its
+engine's :class:`~facewidget.explainers.engine.ProgressUpdate` after each merged partition; its
 ``maps`` (computed only when read) come from ``live_maps(merged accumulator)``.
 """
 
@@ -49,7 +49,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import FacewidgetError, ImageError, NoFaceError, ParameterError
-from ..explain.engine import ProgressUpdate, is_cancelled
+from ..explainers.engine import ProgressUpdate, is_cancelled
 from .accumulators import Accumulator, from_arrays
 
 DEFAULT_PARTITION_SIZE = 16

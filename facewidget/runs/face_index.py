@@ -149,7 +149,7 @@ def _require_pyarrow():
     except ImportError as exc:
         from .core import MissingExtraError
 
-        raise MissingExtraError(f'the face index needs pyarrow: pip install "facewidget[dask]" — {exc}') from None
+        raise MissingExtraError(f'the face index needs pyarrow (a facewidget dependency): pip install pyarrow — {exc}') from None
 
 
 def default_index_path(paths: list[Path]) -> Path:

@@ -160,7 +160,7 @@ class FaceWidget(anywidget.AnyWidget):
 
         Progressive maps reach the view at most once per ``min_interval`` seconds (read from
         ``clock``, default :func:`time.monotonic`); the result
-        (e.g. a :class:`~facewidget.explain.PairExplanation`) replaces the view's content when the
+        (e.g. a :class:`~facewidget.explainers.PairExplanation`) replaces the view's content when the
         run ends. Returns the :class:`~facewidget.widgets.live.LiveRun` (``.wait()``, ``.cancel()``,
         ``.update_rate``). Without ``fn`` it re-runs the computation of :meth:`set_computation`.
         """

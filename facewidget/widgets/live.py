@@ -94,7 +94,7 @@ class LiveRun:
     # --- the adapter handed to the computation ------------------------------------------------
     def progress(self, *args, **kwargs) -> None:
         # the maps are read only for updates that are pushed: an update object may compute them
-        # lazily (facewidget.explain's ProgressUpdate does), and most calls are skipped
+        # lazily (facewidget.explainers' ProgressUpdate does), and most calls are skipped
         with self._lock:
             self.updates_received += 1
             now = self.clock()

@@ -132,7 +132,7 @@ class OverlayView(FaceWidget):
     # --- content ---------------------------------------------------------------------------
     @classmethod
     def from_explained(cls, explained, name: str | None = None, **kwargs) -> "OverlayView":
-        """View of an :class:`~facewidget.explain.ExplainedFace` or :class:`~facewidget.explain.Explanation`."""
+        """View of an :class:`~facewidget.explainers.ExplainedFace` or :class:`~facewidget.explainers.Explanation`."""
         view = cls(**kwargs)
         view.set_explained(explained, name)
         return view

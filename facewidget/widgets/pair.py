@@ -19,7 +19,7 @@ from .render import overlay_on_photo, side_by_side
 
 SIDES = ("a", "b")
 MAP_KINDS = ("similar", "dissimilar")
-#: optional per-face uncertainty maps (see facewidget.explain): p-value per pixel, BH significance 0/1
+#: optional per-face uncertainty maps (see facewidget.explainers): p-value per pixel, BH significance 0/1
 SIGNIFICANCE_KINDS = ("p_value", "significant")
 
 #: what a method's map measures (the colour bar's label), by manifest["method"]
@@ -89,7 +89,7 @@ class PairView(FaceWidget):
     shows ``score``, ``decision`` (``"same"`` / ``"different"``) and a slider over ``threshold_range``.
 
     Each photo is shown around its face (``view_box_a``/``view_box_b``; ``zoom=False`` or ``[]``
-    shows the whole photo). Build it from a :class:`~facewidget.explain.PairExplanation`, or from two photos
+    shows the whole photo). Build it from a :class:`~facewidget.explainers.PairExplanation`, or from two photos
     (:meth:`from_photos`) and fill it with a live run (:meth:`run`).
     """
 
@@ -216,7 +216,7 @@ class PairView(FaceWidget):
             self._chip_shape = tuple(aligned.chips.shape[-2:])
 
     def set_explanation(self, explanation) -> None:
-        """Show a :class:`~facewidget.explain.PairExplanation`."""
+        """Show a :class:`~facewidget.explainers.PairExplanation`."""
         for attr in ("a", "b", "score", "same", "threshold"):
             if not hasattr(explanation, attr):
                 raise ShapeError(f"expected a PairExplanation; {type(explanation).__name__} has no {attr!r}")

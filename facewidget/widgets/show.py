@@ -12,15 +12,15 @@ from ..errors import UnsupportedOperationError
 def view_for(obj: Any, **kwargs):
     """Build (without displaying) the view for ``obj``.
 
-    * :class:`~facewidget.explain.PairExplanation` → :class:`PairView`
-    * :class:`~facewidget.explain.Explanation` / :class:`~facewidget.explain.ExplainedFace` → :class:`OverlayView`
+    * :class:`~facewidget.explainers.PairExplanation` → :class:`PairView`
+    * :class:`~facewidget.explainers.Explanation` / :class:`~facewidget.explainers.ExplainedFace` → :class:`OverlayView`
     * a canonical map (per-vertex ``vertex_values``/``values`` of length 468) or a (468,) array
       → :class:`CanonicalFaceView`
     * a model-level group map (:class:`~facewidget.canonical.GroupMap`, anything with a
       ``canonical_map()`` method) → :class:`CanonicalFaceView` of its mean map
     * an RGB uint8 photo (H, W, 3) → :class:`OverlayView` without a map (annotate it)
     """
-    from ..explain.results import ExplainedFace, Explanation, PairExplanation
+    from ..explainers.results import ExplainedFace, Explanation, PairExplanation
     from .canonical import CanonicalFaceView
     from .overlay import OverlayView
     from .pair import PairView

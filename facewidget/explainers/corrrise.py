@@ -5,16 +5,16 @@ corr_i(M_i(u), s_i) per pixel u; ``similar = max(corr, 0)``, ``dissimilar = max(
 same for B against f(A). A and B are perturbed with the same masks in the same forward batch.
 For a single face, s_i is any target (class logit, expected age, similarity to a reference).
 
-Computed by :mod:`facewidget.explain.engine` as running sums (O(h·w) memory whatever N), so the
+Computed by :mod:`facewidget.explainers.engine` as running sums (O(h·w) memory whatever N), so the
 maps can be shown live. Black box: only the model's outputs are used.
 
 Defaults (ours; the paper leaves them open within these ranges):
     ``n="auto"``: masks stream until the split-half reliability of the signed maps (two interleaved
-    halves of the masks, Spearman–Brown corrected; see :class:`~facewidget.explain.engine.AutoStop`)
+    halves of the masks, Spearman–Brown corrected; see :class:`~facewidget.explainers.engine.AutoStop`)
     reaches ``reliability=0.95``, checked every 64 masks from 128 on, at most ``n_max=8000``;
     an int gives a fixed count (500..8000+). Masks = "patches" with a Poisson number (mean 5) of
     squares of 30 px at 112×112 (40 px at dlib's 150×150) per mask (``patch_count="fixed"`` for
-    exactly 5: see :class:`~facewidget.explain.masks.PatchMasks` for why not by default), occluded pixels black (``fill=0``), Pearson correlation.
+    exactly 5: see :class:`~facewidget.explainers.masks.PatchMasks` for why not by default), occluded pixels black (``fill=0``), Pearson correlation.
     ``masks="grid"`` uses RISE masks (``cells`` = 7, ``keep`` = 0.5) instead;
     ``correlation="spearman"`` correlates with the scores' ranks (see the engine's module doc).
 

@@ -8,11 +8,11 @@ offset makes the map signed (positive = keeping the pixel raises the target abov
 Black box; streamed by the engine (O(h·w) memory).
 
 Defaults: ``n="auto"`` (masks stream until the split-half reliability of the maps reaches
-``reliability=0.95``, at most ``n_max=8000``; see :class:`~facewidget.explain.engine.AutoStop`),
+``reliability=0.95``, at most ``n_max=8000``; see :class:`~facewidget.explainers.engine.AutoStop`),
 cells = 7, keep = 0.5, occluded pixels black (fill = 0).
 
 Uncertainty: ``p_value`` per pixel from the map's standard error (the map is a rescaled
-least-squares slope of s on M(u); see :mod:`facewidget.explain.uncertainty`), ``significant`` =
+least-squares slope of s on M(u); see :mod:`facewidget.explainers.uncertainty`), ``significant`` =
 Benjamini–Hochberg at ``fdr=0.05``.
 """
 

@@ -9,7 +9,7 @@ Defaults: window = 14 px and stride = 5 px at 112×112 (scaled to the chip: 19 /
 occluded pixels black (fill = 0).
 
 Uncertainty: ``p_value`` per pixel from a one-sample t test of the drops of the windows covering
-it (standard error from the running sums; see :mod:`facewidget.explain.uncertainty`),
+it (standard error from the running sums; see :mod:`facewidget.explainers.uncertainty`),
 ``significant`` = Benjamini–Hochberg at ``fdr=0.05``.
 """
 

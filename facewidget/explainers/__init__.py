@@ -1,5 +1,8 @@
 """Stage 3b: explainers (pair and single-face saliency) and their result objects.
 
+The single-face function is also ``facewidget.explain``; this package is ``facewidget.explainers``
+(one name each, so IDEs, type checkers and documentation tools see a function and a package).
+
 Entry points: :func:`explain_pair`, :func:`explain`. Methods (one module each, all on
 :mod:`.engine`): ``corrrise``, ``rise``, ``occlusion``, ``scorecam`` (black box), ``gradcam``,
 ``xssab``, ``integrated_gradients`` (need gradients).
@@ -16,13 +19,3 @@ __all__ = ["BLACK_BOX", "METHODS", "CallableTarget", "ClassTarget", "ExpectedAge
            "SimilarityTarget", "Target", "explain", "explain_pair", "get_method", "package_versions",
            "resolve_target"]
 
-
-class _CallableModule(__import__("types").ModuleType):
-    """``facewidget.explain`` is both this package and the single-face function: calling the module
-    calls :func:`explain`, while ``facewidget.explain.engine`` etc. stay importable."""
-
-    def __call__(self, *args, **kwargs):
-        return explain(*args, **kwargs)
-
-
-__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -198,7 +198,7 @@ def explain_pair(img_a, img_b, model, method: str = "corrrise", *, faces=None, s
             ``{"a": {"similar", "dissimilar"[, "p_value", "significant"]}, "b": {...}}`` so far and
             ``update.reliability`` (``n="auto"``; see the engine's docs).
         cancel: a ``threading.Event`` or callable; the run stops within one batch and raises
-            :class:`~facewidget.explain.engine.ExplanationCancelled` (a ``CancelledError``) whose
+            :class:`~facewidget.explainers.engine.ExplanationCancelled` (a ``CancelledError``) whose
             ``partial`` is a PairExplanation of what was done (``manifest["cancelled"]`` True),
             or None when nothing was.
         precision: ``"fp32"`` (default, every device), or ``"fp16"`` / ``"bf16"`` (opt-in: forwards

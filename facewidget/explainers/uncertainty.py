@@ -1,6 +1,6 @@
 """Per-pixel uncertainty of perturbation maps, from the engine's running sums (O(h·w) memory).
 
-Every function takes a :class:`~facewidget.explain.engine.MaskMoments` (sums over the n masks seen
+Every function takes a :class:`~facewidget.explainers.engine.MaskMoments` (sums over the n masks seen
 so far) and returns (K, h, w) float64 tensors, so the maps can be tested live while masks stream.
 
 * CorrRISE: the test of a Pearson correlation r over n masks,

@@ -34,7 +34,7 @@ class MethodMaps:
         saliency: float32 (K, h, w) signed maps, one per chip.
         extra: per chip, further named maps (e.g. xSSAB's ``"positive"``/``"negative"``).
         params: the parameters actually used (defaults filled in).
-        timings: seconds per phase (see :class:`~facewidget.explain.engine.Timings`).
+        timings: seconds per phase (see :class:`~facewidget.explainers.engine.Timings`).
         done, total: work items finished / planned (less than total for a cancelled run, or an
             ``n="auto"`` run that became stable before ``n_max``).
         reliability: for ``n="auto"`` runs, the split-half reliability the maps reached.
