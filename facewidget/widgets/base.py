@@ -85,6 +85,8 @@ class FaceWidget(anywidget.AnyWidget):
     can_run = t.Bool(False).tag(sync=True)
     #: progressive map updates pushed by the current or last live run
     live_updates = t.Int(0).tag(sync=True)
+    #: split-half reliability of the maps as an ``n="auto"`` run climbs (None for other runs)
+    reliability = t.Float(None, allow_none=True).tag(sync=True)
 
     #: encoding of progressive maps during a live run (previews: 1 byte per value); the final
     #: result uses the view's own encoding (float16 unless asked otherwise)
@@ -189,11 +191,15 @@ class FaceWidget(anywidget.AnyWidget):
                 self.status = status
                 self.running = status == "running"
 
+        def on_info(info):
+            self.reliability = info.get("reliability", self.reliability)
+
         with self.hold_sync():
             self.live_updates = 0
             self.progress = [0, 0]
+            self.reliability = None
         self._run = LiveRun(fn, args, kwargs, sink, on_result=self._apply_result, on_status=on_status,
-                            min_interval=min_interval, clock=clock, lock=self._sync_lock)
+                            min_interval=min_interval, clock=clock, lock=self._sync_lock, on_info=on_info)
         return self._run.start()
 
     def _wire_encoding(self) -> str:

@@ -63,6 +63,14 @@ def normalise_update(*args, **kwargs) -> tuple[dict, int, int]:
     return dict(maps), int(done or 0), int(total or 0)
 
 
+def update_info(*args, **kwargs) -> dict:
+    """Optional fields of an update beyond maps/done/total: ``reliability`` (the split-half
+    reliability of an ``n="auto"`` run, see :class:`facewidget.explainers.ProgressUpdate`)."""
+    src: Any = args[0] if len(args) == 1 and not kwargs else kwargs
+    reliability = _field(src, "reliability")
+    return {} if reliability is None else {"reliability": float(reliability)}
+
+
 class LiveRun:
     """One background computation feeding a view. See the module docstring."""
 
@@ -70,11 +78,12 @@ class LiveRun:
                  on_result: Callable[[Any], None] | None = None,
                  on_status: Callable[[str], None] | None = None, min_interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic,
-                 lock: threading.RLock | None = None):
+                 lock: threading.RLock | None = None, on_info: Callable[[dict], None] | None = None):
         if not callable(fn):
             raise FacewidgetError(f"run needs a callable; got {type(fn).__name__}")
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.sink, self.on_result, self.on_status = sink, on_result, on_status
+        self.on_info = on_info
         self.min_interval = float(min_interval)
         self.clock = clock
         self.cancel_event = threading.Event()
@@ -107,8 +116,11 @@ class LiveRun:
 
     def _push(self, raw: tuple[tuple, dict]) -> None:
         update = normalise_update(*raw[0], **raw[1])  # reads lazily computed maps outside the lock
+        info = update_info(*raw[0], **raw[1])
         with self.view_lock:
             self.sink(*update)
+            if info and self.on_info is not None:
+                self.on_info(info)
         self.updates_sent += 1
 
     def _apply_result(self, result: Any) -> None:

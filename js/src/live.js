@@ -13,15 +13,19 @@ export function liveControls(model, root) {
     bar.value = Math.min(done, Math.max(total, 1));
     const running = model.get("running");
     const st = model.get("status") || "";
-    status.textContent = total > 0 ? `${st} ${done}/${total}` : st;
+    const rel = model.get("reliability");
+    const reliability = rel === null || rel === undefined ? "" : ` · reliability ${rel.toFixed(2)}`;
+    status.textContent = (total > 0 ? `${st} ${done}/${total}` : st) + reliability;
     run.disabled = running || !model.get("can_run");
     cancel.disabled = !running;
     el.hidden = !model.get("can_run") && !running && total === 0;
     root.dataset.status = st;
     root.dataset.running = String(!!running);
     root.dataset.liveUpdates = String(model.get("live_updates") || 0);
+    if (reliability) root.dataset.reliability = String(rel);
+    else delete root.dataset.reliability;
   };
-  const offs = ["progress", "status", "running", "can_run", "live_updates"].map((k) => onModel(model, `change:${k}`, update));
+  const offs = ["progress", "status", "running", "can_run", "live_updates", "reliability"].map((k) => onModel(model, `change:${k}`, update));
   update();
   return { el, dispose: () => offs.forEach((f) => f()) };
 }

@@ -120,6 +120,19 @@ describe("OverlayView front end", () => {
     model.remote("overlay", { ...model.get("overlay") });
     expect(el.querySelector(".fw-root").dataset.overlayUpdates).toBe("1");
   });
+  it("live controls: an n='auto' run's reliability shows as it climbs, and goes with the next run", () => {
+    const { model, el } = mount({ ...overlayState(), can_run: true, reliability: null });
+    model.remote("running", true);
+    model.remote("status", "running");
+    model.remote("progress", [256, 8000]);
+    expect(el.querySelector(".fw-status").textContent).toBe("running 256/8000");
+    model.remote("reliability", 0.913);
+    expect(el.querySelector(".fw-status").textContent).toBe("running 256/8000 · reliability 0.91");
+    expect(el.querySelector(".fw-root").dataset.reliability).toBe("0.913");
+    model.remote("reliability", null);
+    expect(el.querySelector(".fw-status").textContent).toBe("running 256/8000");
+    expect(el.querySelector(".fw-root").dataset.reliability).toBeUndefined();
+  });
 });
 
 describe("CanonicalFaceView front end", () => {
