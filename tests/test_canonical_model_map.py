@@ -8,7 +8,7 @@ import pytest
 from facewidget import detect_faces
 from facewidget.canonical import (GroupError, compare, model_map, permutation_p_values, predicted_class, project)
 from facewidget.canonical.model_map import image_map
-from facewidget.errors import ShapeError
+from facewidget.errors import ParameterError, ShapeError
 
 from .canonical_models import mouth_model
 
@@ -91,7 +91,7 @@ def test_permutation_p_values_separate_real_differences_from_noise():
 
 
 def test_bad_inputs(augmented):
-    with pytest.raises(ShapeError):
+    with pytest.raises(ParameterError, match="method"):
         model_map(augmented[:1], method="gradcam", resolution=64)
     with pytest.raises(ShapeError):
         model_map([(1, 2, 3, 4)], method=luminance)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import facewidget as fw
-from facewidget.errors import ShapeError
+from facewidget.errors import ParameterError, ShapeError
 from facewidget.quality import DegradationGenerator, activation_maps, analyze, as_face_batch
 
 PHOTOS = ["obama", "obama2", "obama3", "biden", "astronaut", "obama_partial_face"]
@@ -123,7 +123,7 @@ def test_streaming_analysis_equals_batch_numpy_and_is_deterministic(quality_set,
 def test_bad_arguments_raise_named_errors(quality_set, model):
     with pytest.raises(ShapeError):
         analyze(quality_set[:4], fiqa=["sharpness"], model=None)
-    with pytest.raises(ShapeError):
+    with pytest.raises(ParameterError, match="quantile"):
         analyze(quality_set[:4], fiqa=["sharpness"], model=model, quantile=0.8)
     with pytest.raises(ShapeError):
         analyze(quality_set[:4], fiqa=["sharpness"], model=model, quantile=0.3)  # 1 image per set

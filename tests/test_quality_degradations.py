@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import facewidget as fw
-from facewidget.errors import ShapeError
+from facewidget.errors import ParameterError, ShapeError
 from facewidget.quality import DegradationGenerator, FaceBatch, activation_maps, degrade, normalise_map
 
 
@@ -91,7 +91,7 @@ def test_bad_degradation_arguments_raise(obama):
     img, face = obama
     with pytest.raises(ShapeError):
         degrade(img, "fog", 0.5)
-    with pytest.raises(ShapeError):
+    with pytest.raises(ParameterError, match="severity"):
         degrade(img, "blur", 1.5)
     with pytest.raises(ShapeError):
         degrade(img.astype(np.float32), "blur", 0.5)

@@ -20,7 +20,7 @@ from typing import Callable, Hashable, Iterable
 import numpy as np
 import torch
 
-from ..errors import FacewidgetError, ShapeError
+from ..errors import ParameterError, FacewidgetError, ShapeError
 from ..runs import Composite, Keyed, MeanVar, ModelHandle, SkipItem, Table, fingerprint, run
 from .atlas import N_VERTICES
 from .canonical_map import CanonicalMap
@@ -251,7 +251,7 @@ def _group_key(groups, item: _Item):
         return item.labels[groups]
     if callable(groups):
         return groups(item)
-    raise ShapeError(f"groups must be None, a label column name or a callable; got {type(groups).__name__}")
+    raise ParameterError("groups", groups, "None, a label column name or a callable")
 
 
 def image_map(item_image, face, model, target, method, resolution: int, **method_kwargs) -> CanonicalMap:
@@ -262,7 +262,7 @@ def image_map(item_image, face, model, target, method, resolution: int, **method
     if method == "cis":
         return canonical_image_saliency(item_image, model, target, face, resolution=resolution, **method_kwargs)
     if not callable(method):
-        raise ShapeError(f"method must be 'cis' or a callable; got {method!r}")
+        raise ParameterError("method", method, "'cis' or a callable (image, face, model, target) -> photo map")
     out = method(item_image, face, model, target, **method_kwargs)
     if isinstance(out, CanonicalMap):
         if out.resolution != resolution:
@@ -353,9 +353,9 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
         Cancelled: the images of the finished partitions, ``metadata["cancelled"] = True``.
     """
     if isinstance(method, str) and method != "cis":
-        raise ShapeError(f"method must be 'cis' or a callable; got {method!r}")
+        raise ParameterError("method", method, "'cis' or a callable (image, face, model, target) -> photo map")
     if groups is not None and not isinstance(groups, str) and not callable(groups):
-        raise ShapeError(f"groups must be None, a label column name or a callable; got {type(groups).__name__}")
+        raise ParameterError("groups", groups, "None, a label column name or a callable")
     callback, bar = _progress_callback(progress, "model map")
     try:
         items, skipped = _plan(images, client=client, cancel=cancel)
@@ -421,5 +421,5 @@ def _progress_callback(progress, desc: str):
 
         return callback, bar
     if not callable(progress):
-        raise ShapeError(f"progress must be a callable, True or None; got {type(progress).__name__}")
+        raise ParameterError("progress", progress, "a callable, True or None")
     return progress, None

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import CancelledError, NoFaceError, ShapeError
+from ..errors import ParameterError, CancelledError, NoFaceError, ShapeError
 from ..runs import Composite, Keyed, MeanVar, ModelHandle, Skip, Table, run
 from ..runs.face_index import face_from_row
 from .activation import ActivationMaps
@@ -428,11 +428,11 @@ def analyze(images, fiqa: Sequence = ("ser-fiq",), model=None, *, quantile: floa
     if model is None:
         raise ShapeError("analyze needs model= (the model whose activation maps are analysed)")
     if not 0.0 < float(quantile) <= 0.5:
-        raise ShapeError(f"quantile must be in (0, 0.5]; got {quantile}")
+        raise ParameterError("quantile", quantile, "a number in (0, 0.5]")
     if not fiqa:
         raise ShapeError("analyze needs at least one FIQA method")
     if missing not in ("raise", "skip"):
-        raise ShapeError(f"missing must be 'raise' or 'skip'; got {missing!r}")
+        raise ParameterError("missing", missing, "'raise' or 'skip'")
     space = as_canonical_space(canonical)
     score_work = ScoreWork(fiqa, model, seed)
     names = [method_name(m) for m in score_work.methods()]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..align import DLIB_5, AlignedFaces, AlignmentTemplate, align_faces
-from ..errors import NoFaceError, ShapeError, UnsupportedOperationError
+from ..errors import ParameterError, NoFaceError, ShapeError, UnsupportedOperationError
 from ..faces import Face
 
 MEASUREMENT_TEMPLATE = DLIB_5
@@ -65,7 +65,7 @@ class FaceBatch:
         from ..io import load_image
 
         if missing not in ("raise", "skip"):
-            raise ShapeError(f"missing must be 'raise' or 'skip'; got {missing!r}")
+            raise ParameterError("missing", missing, "'raise' or 'skip'")
         images = list(images)
         if faces is None:
             faces = [None] * len(images)

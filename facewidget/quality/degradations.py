@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..errors import ShapeError
+from ..errors import ParameterError, ShapeError
 from ..faces import Face
 
 KINDS = ("blur", "noise", "jpeg", "low_light", "occlusion", "downscale", "rotate", "eyes_closed", "mouth_open")
@@ -181,7 +181,7 @@ def degrade(image, kind: str, severity: float, *, rng: np.random.Generator | int
     if kind not in DEGRADATIONS:
         raise ShapeError(f"unknown degradation {kind!r}; choose one of {', '.join(KINDS)}")
     if not 0.0 <= float(severity) <= 1.0:
-        raise ShapeError(f"severity must be in [0, 1]; got {severity}")
+        raise ParameterError("severity", severity, "a number in [0, 1]")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     out, params = DEGRADATIONS[kind](img, float(severity), rng, face=face, **options)
@@ -248,7 +248,7 @@ class DegradationGenerator:
                 raise ShapeError(f"unknown degradation {k!r}; choose from {', '.join(KINDS)}")
         lo, hi = (float(severity), float(severity)) if np.isscalar(severity) else map(float, severity)
         if not 0.0 <= lo <= hi <= 1.0:
-            raise ShapeError(f"severity must be within [0, 1] (low <= high); got {severity}")
+            raise ParameterError("severity", severity, "a number or a (low, high) range within [0, 1], low <= high")
         self.severity = (lo, hi)
         self.copies = int(copies)
         self.redetect = bool(redetect)

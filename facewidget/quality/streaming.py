@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ParameterError, ShapeError
 from ..runs.accumulators import IQR_TO_STD, MapStats, _register  # noqa: F401 - IQR_TO_STD re-exported
 
 
@@ -41,9 +41,9 @@ class StreamingMapStats(MapStats):
 
     def __init__(self, shape, bins: int = 100, value_range=(0.0, 1.0)):
         if int(bins) < 2:
-            raise ShapeError(f"bins must be >= 2; got {bins}")
+            raise ParameterError("bins", bins, "an integer >= 2")
         if not float(value_range[1]) > float(value_range[0]):
-            raise ShapeError(f"value_range must be increasing; got {value_range}")
+            raise ParameterError("value_range", value_range, "an increasing (low, high) pair")
         super().__init__(shape, bins, value_range)
 
     def empty(self) -> "StreamingMapStats":

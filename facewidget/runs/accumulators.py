@@ -234,7 +234,7 @@ class Histogram(Accumulator):
         """Per-element q-quantile (rank q·n, linear inside the bin where the cumulative count
         crosses it); NaN where nothing was observed."""
         if not 0.0 <= q <= 1.0:
-            raise ShapeError(f"quantile must be in [0, 1]; got {q}")
+            raise ParameterError("quantile", q, "a number in [0, 1]")
         hist = self._alloc()
         cum = np.cumsum(hist, axis=1)
         n = cum[:, -1].astype(np.float64)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ParameterError, ShapeError
 
 _STOPS_FILE = Path(__file__).with_name("colormaps.json")
 SCALE_MODES = ("auto", "sequential", "diverging")
@@ -54,7 +54,7 @@ def lut(name: str) -> np.ndarray:
 
 def resolve_mode(mode: str, lo: float) -> str:
     if mode not in SCALE_MODES:
-        raise ShapeError(f"scale must be one of {SCALE_MODES}; got {mode!r}")
+        raise ParameterError("scale", mode, f"one of {SCALE_MODES}")
     if mode == "auto":
         return "diverging" if lo < 0 else "sequential"
     return mode

@@ -17,7 +17,7 @@ collide with the widget branch's package; Python imports it as a namespace packa
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 import ipywidgets as W
 import numpy as np
@@ -43,7 +43,7 @@ class QualityView:
     def __init__(self, analysis=None, method: str | None = None, image: int | None = None):
         if analysis is not None and not getattr(analysis, "chip", None):
             raise ShapeError("QualityView needs a QualityAnalysis from facewidget.quality.analyze")
-        self.analysis = None
+        self.analysis: Any = None  # a QualityAnalysis once one is shown
         self.method = W.Dropdown(options=[], description="FIQA")
         self.image = W.Dropdown(options=[], description="image")
         self.histogram = go.FigureWidget(layout=dict(height=260, margin=dict(l=40, r=10, t=30, b=30), bargap=0.05))
