@@ -90,10 +90,11 @@ def main() -> None:
     from facewidget.datasets import face_index
     from facewidget.quality import analyze
     from facewidget.runs import local_client
+    from facewidget.runs.core import one_thread_per_process
     from facewidget.runs.augment import augmented_dataset
 
     warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
+    one_thread_per_process()  # the in-process baseline is one thread: torch, BLAS and OpenCV alike
     tmp = Path(tempfile.mkdtemp(prefix="fw-bench-runs-"))
     paths, t_write = _timed(lambda: augmented_dataset(tmp / "set", n, seed=0, max_side=224, bad=False))
     print(f"{n} augmented images written in {t_write:.1f} s ({tmp / 'set'})")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
 
 CELLS = [
     """import numpy as np, facewidget as fw
@@ -29,17 +27,10 @@ m = gaussian(img.shape[:2], face.landmarks[NOSE_TIP, :2], 30.0)""",
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     import nbformat
-    from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    env_path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env_path) if p)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
-    finally:
-        os.environ["PYTHONPATH"] = env_path
+    from .notebook_run import execute_cells
+
+    nb = execute_cells(CELLS)
     path = tmp_path_factory.mktemp("nb") / "static.ipynb"
     nbformat.write(nb, path)
     return nb, path

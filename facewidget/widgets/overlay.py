@@ -116,16 +116,13 @@ class OverlayView(FaceWidget):
     def show_region(self, name: str, triangles=None) -> None:
         """Outline a canonical region (its ``triangles``) on the photo through the face's mesh;
         ``show_region("")`` clears it (needs :meth:`set_face`)."""
-        from .regions import outline_edges, outline_segments
+        from .regions import labelled_triangles, outline_edges, outline_segments
 
         if not name or self._face is None:
             self.region_outline = {}
             return
         if triangles is None:
-            if name not in self.region_names:
-                raise ShapeError(f"no region named {name!r}; regions: {self.region_names}")
-            labels = np.frombuffer(self.triangle_regions, dtype="<i2")
-            triangles = np.flatnonzero(labels == self.region_names.index(name))
+            triangles = labelled_triangles(self.region_names, self.triangle_regions, name)
         edges = outline_edges(self._mesh_triangles, triangles)
         self.region_outline = {"name": name, "photo": outline_segments(self._face.landmarks, edges)}
 

@@ -14,7 +14,7 @@ from .colormap import SCALE_MODES
 from .encode import (check_map, check_photo, crop_photo_map, crop_view, decode_payload, face_view_box,
                      float32_bytes, invert_affine, map_payload, png_bytes, uint16_bytes)
 from .overlay import _colormap_trait
-from .regions import default_regions, outline_edges, outline_segments, triangle_labels_bytes
+from .regions import default_regions, labelled_triangles, outline_edges, outline_segments, triangle_labels_bytes
 from .render import overlay_on_photo, side_by_side
 
 SIDES = ("a", "b")
@@ -164,10 +164,7 @@ class PairView(FaceWidget):
             self.region_outline = {}
             return
         if triangles is None:
-            if name not in self.region_names:
-                raise ShapeError(f"no region named {name!r}; regions: {self.region_names}")
-            labels = np.frombuffer(self.triangle_regions, dtype="<i2")
-            triangles = np.flatnonzero(labels == self.region_names.index(name))
+            triangles = labelled_triangles(self.region_names, self.triangle_regions, name)
         edges = outline_edges(self._mesh_triangles, triangles)
         outline = {"name": name}
         for side in SIDES:

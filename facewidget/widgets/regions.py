@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ParameterError, ShapeError
 
 
 def outline_edges(mesh_triangles: np.ndarray, region_triangles: np.ndarray) -> np.ndarray:
@@ -44,6 +44,13 @@ def triangle_labels_bytes(n_triangles: int, regions: Sequence[tuple[str, np.ndar
         names.append(str(name))
         labels[np.asarray(tris, np.int64)] = k
     return names, labels.tobytes()
+
+
+def labelled_triangles(names: Sequence[str], labels: bytes, name: str) -> np.ndarray:
+    """Indices of the triangles labelled ``name`` in a :func:`triangle_labels_bytes` table."""
+    if name not in names:
+        raise ParameterError("name", name, f"one of the view's regions {list(names)}")
+    return np.flatnonzero(np.frombuffer(labels, dtype="<i2") == list(names).index(name))
 
 
 def default_regions() -> list[tuple[str, np.ndarray]]:

@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 
+from .servers import drag
+
 pytestmark = pytest.mark.browser
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -57,14 +59,6 @@ def _kernel_value(nb, expr):
     return ast.literal_eval(nb.kernel(f"print(repr({expr}))").strip())
 
 
-def _drag(page, x0, y0, x1, y1, steps=12):
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for k in range(1, steps + 1):
-        page.mouse.move(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
-    page.mouse.up()
-
-
 def test_overlay_renders_and_a_drag_moves_the_python_trait(nb):
     root = nb.widget("overlay-view")
     nb.screenshot(root, "overlay-view")
@@ -76,7 +70,7 @@ def test_overlay_renders_and_a_drag_moves_the_python_trait(nb):
     scale = cb["width"] / W  # CSS px per photo px (border is 1 px)
     cx = cb["x"] + (box[0] + box[2]) / 2 * scale
     cy = cb["y"] + (box[1] + box[3]) / 2 * scale
-    _drag(nb.page, cx, cy, cx + 60, cy + 30)
+    drag(nb.page, cx, cy, cx + 60, cy + 30)
     deadline = time.monotonic() + 10
     while (new := _kernel_value(nb, "ov.overlay_box")) == box and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -188,7 +182,7 @@ def test_canonical_face_rotates_on_drag_and_a_click_selects_a_region(nb):
     assert _wait_kernel(nb, "cv.selected_region", "nose")
     # drag: the view angle changes in Python once the gesture ends
     paints_before = int(root.get_attribute("data-paints"))
-    _drag(page, cb["x"] + 100, cb["y"] + 200, cb["x"] + 180, cb["y"] + 200, steps=16)
+    drag(page, cb["x"] + 100, cb["y"] + 200, cb["x"] + 180, cb["y"] + 200, steps=16)
     assert int(root.get_attribute("data-paints")) >= paints_before + 10  # redrawn per frame, locally
     deadline = time.monotonic() + 10
     while abs(yaw := _kernel_value(nb, "cv.yaw")) < 1 and time.monotonic() < deadline:
