@@ -205,7 +205,7 @@ def test_method_parameters(chip_model, method, data):
     params = {**_CHEAP.get(method, {}), **data.draw(st.dictionaries(st.sampled_from(names), _VALUE, max_size=3))}
     seed = data.draw(st.integers(0, 2**31))
     chips = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    target = fw.explain.CallableTarget(lambda out: out[:, 0])
+    target = fw.explainers.CallableTarget(lambda out: out[:, 0])
     fn = fw.explainers.get_method(method)
     try:
         result = fn(chip_model, chips, [target], seed=seed, **params)
