@@ -154,3 +154,46 @@ def test_model_parameter_randomisation_cascade_destroys_faithful_maps():
     last = result.steps[-1]
     assert last.spearman < 0.5 and last.ssim < 0.8, last  # the fully randomised model's map is another map
     assert explain(model).shape == result.original.shape
+
+
+def test_curves_report_each_step_and_cancel_returns_the_steps_done():
+    """Curves follow the engine's contract: one ProgressUpdate per step, and a cancel before a step
+    raises ExplanationCancelled carrying the curve over the steps already computed."""
+    import threading
+
+    from facewidget.evaluate.curves import pair_curve
+    from facewidget.explainers import ExplanationCancelled
+
+    model = rotation_invariant_model()
+    chip, m = _chip_and_tied_map()
+    g = torch.Generator().manual_seed(1)
+    chips_b = (chip * 0.9 + 0.1 * torch.rand(chip.shape, generator=g)).clamp(0, 1)
+    pairs = dict(chips_a=torch.cat([chip, chip]), chips_b=torch.cat([chips_b, chip.flip(-1)]),
+                 maps_a=torch.cat([m, m]), maps_b=torch.cat([m, m.flip(-1)]), genuine=[True, False])
+    updates = []
+    full = pair_curve(model, mode="deletion", steps=8, threshold=0.5, progress=updates.append, **pairs)
+    n = len(full.fractions)
+    assert [u.done for u in updates] == list(range(1, n + 1)) and {u.total for u in updates} == {n}
+    assert {u.phase for u in updates} == {"curve"}
+
+    stop = threading.Event()
+
+    def stop_after_three(update):
+        if update.done == 3:
+            stop.set()
+
+    with pytest.raises(ExplanationCancelled) as info:
+        pair_curve(model, mode="deletion", steps=8, threshold=0.5, progress=stop_after_three, cancel=stop, **pairs)
+    part = info.value.partial
+    assert info.value.done == 3 and len(part.fractions) == 3
+    np.testing.assert_allclose(part.similarity_genuine, full.similarity_genuine[:3])
+    np.testing.assert_allclose(part.accuracy, full.accuracy[:3])
+
+    with torch.no_grad():
+        ref = model.embed(chip)[0]
+    target = lambda out: model.similarity(out, ref[None])  # noqa: E731
+    whole = single_curve(model, chip, m, target, steps=6)
+    stop.clear()
+    with pytest.raises(ExplanationCancelled) as info:
+        single_curve(model, chip, m, target, steps=6, progress=lambda u: u.done == 2 and stop.set(), cancel=stop)
+    np.testing.assert_allclose(info.value.partial.value, whole.value[:2])

@@ -43,6 +43,7 @@ All chips are (B, 3, h, w) float32 RGB in [0, 1]; maps (B, h, w).
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -50,6 +51,7 @@ import torch
 
 from ..errors import ParameterError, ShapeError
 from ..explainers.base import gaussian_blur
+from ..explainers.engine import ExplanationCancelled, ProgressUpdate, is_cancelled
 
 
 def _as_chips(x, device) -> torch.Tensor:
@@ -239,9 +241,25 @@ def clean_threshold(model, sims: np.ndarray, genuine: np.ndarray, threshold) -> 
     raise ParameterError("threshold", threshold, "a number, 'clean' or 'model'")
 
 
+def curve_steps(total: int, progress=None, cancel=None, partial=None):
+    """The steps of a curve, under the explain engine's contract: ``progress`` gets a
+    :class:`~facewidget.explainers.engine.ProgressUpdate` after each step (phase ``"curve"``);
+    ``cancel`` is checked before each step, and a cancelled curve raises
+    :class:`~facewidget.explainers.engine.ExplanationCancelled` whose ``partial`` is
+    ``partial(steps_done)`` (the curve over the fractions computed so far, or None)."""
+    t0 = time.perf_counter()
+    for i in range(total):
+        if is_cancelled(cancel):
+            raise ExplanationCancelled(f"curve cancelled after {i} of {total} steps",
+                                       partial(i) if (partial is not None and i) else None, i, total)
+        yield i
+        if progress is not None:
+            progress(ProgressUpdate(i + 1, total, time.perf_counter() - t0, None, phase="curve"))
+
+
 def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = "deletion", steps: int = 20,
                threshold="clean", images: str = "each", base=None, batch_size: int | None = None,
-               seed: int = 0) -> PairCurve:
+               seed: int = 0, progress=None, cancel=None) -> PairCurve:
     """Deletion / insertion curve over pairs (see the module doc).
 
     Args:
@@ -251,6 +269,7 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
         images: ``"each"``, ``"a"`` or ``"both"`` (see the module doc). base: deletion fill (default 0 = black) or insertion start
             (default ``"blur"``); ``"road"`` for ROAD's noisy linear imputation (see the module doc).
         seed: the tie-breaking permutation (and ROAD's noise).
+        progress, cancel: see :func:`curve_steps` (cancelled: the curve over the steps done).
     """
     dev = model.device
     a, b = _as_chips(chips_a, dev), _as_chips(chips_b, dev)
@@ -272,7 +291,21 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
     thr, source = clean_threshold(model, clean, genuine, threshold)
     fr = fractions_for(steps)
     sims = np.empty((len(fr), 2 * p if images == "each" else p))
-    for i, f in enumerate(fr):
+    truth = np.concatenate([genuine, genuine]) if images == "each" else genuine
+    clean_all = np.concatenate([clean, clean]) if images == "each" else clean
+
+    def curve(k: int) -> PairCurve:  # the curve over the first k fractions
+        f_k, s_k = fr[:k], sims[:k]
+        acc = ((s_k >= thr) == truth[None]).mean(1)
+        nan = np.full(k, np.nan)
+        sim_g = s_k[:, truth].mean(1) if truth.any() else nan
+        sim_i = s_k[:, ~truth].mean(1) if (~truth).any() else nan
+        return PairCurve(mode, f_k, sim_g, sim_i, acc, auc(f_k, sim_g) if truth.any() else None,
+                         auc(f_k, sim_i) if (~truth).any() else None, auc(f_k, acc), thr, source,
+                         float(np.mean((clean_all >= thr) == truth)))
+
+    for i in curve_steps(len(fr), progress, cancel, curve):
+        f = fr[i]
         pa = perturb(a, order_a, f, mode, base_a, seed)
         if images == "a":
             sims[i] = model.similarity(_outputs(model, pa, bs), emb_b).cpu().numpy()
@@ -284,16 +317,7 @@ def pair_curve(model, chips_a, chips_b, maps_a, maps_b, genuine, *, mode: str = 
         else:
             sims[i] = np.concatenate([model.similarity(e[:p], emb_b).cpu().numpy(),
                                       model.similarity(e[p:], emb_a).cpu().numpy()])
-    if images == "each":
-        genuine = np.concatenate([genuine, genuine])
-        clean = np.concatenate([clean, clean])
-    acc = ((sims >= thr) == genuine[None]).mean(1)
-    nan = np.full(len(fr), np.nan)
-    sim_g = sims[:, genuine].mean(1) if genuine.any() else nan
-    sim_i = sims[:, ~genuine].mean(1) if (~genuine).any() else nan
-    return PairCurve(mode, fr, sim_g, sim_i, acc, auc(fr, sim_g) if genuine.any() else None,
-                     auc(fr, sim_i) if (~genuine).any() else None, auc(fr, acc), thr, source,
-                     float(np.mean((clean >= thr) == genuine)))
+    return curve(len(fr))
 
 
 @dataclass
@@ -318,9 +342,9 @@ class SingleCurve:
 
 
 def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: int = 20, base=None,
-                 batch_size: int | None = None, seed: int = 0) -> SingleCurve:
+                 batch_size: int | None = None, seed: int = 0, progress=None, cancel=None) -> SingleCurve:
     """Deletion / insertion curve of ``target`` (a Target or callable outputs → (B,)) over chips
-    (``base`` and ``seed`` as for :func:`pair_curve`)."""
+    (``base``, ``seed``, ``progress`` and ``cancel`` as for :func:`pair_curve`)."""
     from ..explainers.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
@@ -332,12 +356,16 @@ def single_curve(model, chips, maps, target, *, mode: str = "deletion", steps: i
     bs = batch_size or getattr(model, "batch_size", 32)
     fr = fractions_for(steps)
     values = np.empty(len(fr))
+
+    def curve(k: int) -> SingleCurve:  # the curve over the first k fractions
+        area = auc(fr[:k], values[:k])
+        return SingleCurve(mode, fr[:k], values[:k], area, clean, area / clean if abs(clean) > 1e-12 else None)
+
     with torch.no_grad():
         clean = float(tgt(_outputs(model, c, bs)).float().mean())
-        for i, f in enumerate(fr):
-            values[i] = float(tgt(_outputs(model, perturb(c, order, f, mode, base_t, seed), bs)).float().mean())
-    area = auc(fr, values)
-    return SingleCurve(mode, fr, values, area, clean, area / clean if abs(clean) > 1e-12 else None)
+        for i in curve_steps(len(fr), progress, cancel, curve):
+            values[i] = float(tgt(_outputs(model, perturb(c, order, fr[i], mode, base_t, seed), bs)).float().mean())
+    return curve(len(fr))
 
 
 def random_maps(count: int, size, *, seed: int = 0, cell: int | None = None) -> np.ndarray:

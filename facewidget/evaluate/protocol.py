@@ -134,7 +134,9 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
 
     The maps are a run over the pairs (:func:`pair_signed_maps`: ``client``, ``partition_size``,
     ``checkpoint``, ``progress``, ``cancel``); cancelled, the curves cover the pairs whose maps
-    were finished and ``params["cancelled"]`` is True."""
+    were finished and ``params["cancelled"]`` is True. The four curves then report their steps to
+    ``progress`` (phase ``"curve"``) and honour ``cancel`` (see :func:`~.curves.curve_steps`);
+    ``seed`` also breaks the curves' ties."""
     genuine = np.asarray(genuine, dtype=bool).reshape(-1)
     a, b = pair_chips(model, pairs)
     if len(a) != len(genuine):
@@ -155,7 +157,10 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
     size = tuple(a.shape[-2:])
     ra = random_maps(len(a), size, seed=random_seed, cell=random_cell)
     rb = random_maps(len(a), size, seed=random_seed + 1, cell=random_cell)
-    kw = dict(steps=steps, threshold=threshold, images=images)
+    # the curves report their steps to the same progress; a cancel during them raises with the
+    # partial curve (a cancel during the maps already ended that phase)
+    kw = dict(steps=steps, threshold=threshold, images=images, seed=seed, progress=progress,
+              cancel=None if cancelled else cancel)
     return PairEvaluation(
         method=method,
         deletion=pair_curve(model, a, b, ma, mb, genuine, mode="deletion", **kw),
