@@ -104,3 +104,14 @@ def assert_mass_in_region(saliency: np.ndarray, inside: np.ndarray, share: float
     """At least ``share`` of a map's positive total mass lies in ``inside`` (see :func:`region_share`)."""
     got = region_share(saliency, inside)
     assert got >= share, (label, f"{got:.3f} of the mass inside, need {share}")
+
+
+def pair_streams(model, size: int):
+    """Two random chips, each scored by its similarity to the other's embedding (seeded)."""
+    from facewidget.explainers.engine import Stream
+    from facewidget.explainers.targets import SimilarityTarget
+
+    torch.manual_seed(1)
+    chips = torch.rand(2, 3, size, size)
+    emb = model.embed(chips)
+    return [Stream(chips[0], SimilarityTarget(model, emb[1])), Stream(chips[1], SimilarityTarget(model, emb[0]))]

@@ -10,11 +10,10 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 import facewidget as fw
-from .explain_helpers import one_thread, CountingModel, photometric_copy, tiny_model
-from facewidget.explainers.engine import (MASK_BLOCK, ExplanationCancelled, MaskMoments, Stream, masks_for_range,
+from .explain_helpers import one_thread, CountingModel, pair_streams, photometric_copy, tiny_model
+from facewidget.explainers.engine import (MASK_BLOCK, ExplanationCancelled, MaskMoments, masks_for_range,
                                        rank_pass, run_masks)
 from facewidget.explainers.masks import GridMasks, PatchMasks, SlidingWindows
-from facewidget.explainers.targets import SimilarityTarget
 
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
@@ -26,18 +25,11 @@ def pair(sample_images, sample_faces):
     return img, photometric_copy(img), face
 
 
-def _streams(model, size):
-    torch.manual_seed(1)
-    chips = torch.rand(2, 3, size, size)
-    emb = model.embed(chips)
-    return [Stream(chips[0], SimilarityTarget(model, emb[1])), Stream(chips[1], SimilarityTarget(model, emb[0]))]
-
-
 def test_running_sums_equal_per_pixel_pearson_and_spearman():
     """The O(h·w) running sums give exactly scipy's per-pixel Pearson and (binary masks) Spearman."""
     size, n, seed = 16, 96, 3
     model = tiny_model(size=size)
-    streams = _streams(model, size)
+    streams = pair_streams(model, size)
     source = PatchMasks((size, size), patches=3, patch=30)
     run = run_masks(model, streams, source, n, seed=seed, keep_scores=True)
     masks = masks_for_range(source, seed, 0, n, "cpu").reshape(n, -1).numpy()
@@ -55,7 +47,7 @@ def test_running_sums_equal_per_pixel_pearson_and_spearman():
 def test_rise_and_occlusion_moments_match_direct_formulas():
     size, n = 12, 40
     model = tiny_model(size=size)
-    streams = _streams(model, size)
+    streams = pair_streams(model, size)
     source = GridMasks((size, size), cells=3)
     run = run_masks(model, streams, source, n, seed=0, keep_scores=True)
     m = masks_for_range(source, 0, 0, n, "cpu").double()

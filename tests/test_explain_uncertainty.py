@@ -9,10 +9,10 @@ import torch
 from scipy import stats
 
 import facewidget as fw
-from .explain_helpers import one_thread, photometric_copy, tiny_model
+from .explain_helpers import one_thread, pair_streams, photometric_copy, tiny_model
 from facewidget.errors import ParameterError
 from facewidget.explainers.base import get_method
-from facewidget.explainers.engine import (MASK_BLOCK, AutoStop, MaskMoments, Stream, masks_for_range, run_masks,
+from facewidget.explainers.engine import (MASK_BLOCK, AutoStop, MaskMoments, masks_for_range, run_masks,
                                        split_half_reliability)
 from facewidget.explainers.masks import GridMasks, PatchMasks, SlidingWindows
 from facewidget.explainers.targets import SimilarityTarget
@@ -23,18 +23,11 @@ from facewidget.evaluate.synthetic import region_mask, synthetic_model
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
 
 
-def _streams(model, size):
-    torch.manual_seed(1)
-    chips = torch.rand(2, 3, size, size)
-    emb = model.embed(chips)
-    return [Stream(chips[0], SimilarityTarget(model, emb[1])), Stream(chips[1], SimilarityTarget(model, emb[0]))]
-
-
 def test_corrrise_p_values_equal_scipy_pearsonr_per_pixel():
     size, n, seed = 16, 120, 5
     model = tiny_model(size=size)
     source = PatchMasks((size, size), patches=3, patch=30)
-    run = run_masks(model, _streams(model, size), source, n, seed=seed, keep_scores=True)
+    run = run_masks(model, pair_streams(model, size), source, n, seed=seed, keep_scores=True)
     p = pearson_p_values(run.moments.pearson(), run.n).numpy().reshape(2, -1)
     masks = masks_for_range(source, seed, 0, n, "cpu").reshape(n, -1).numpy()
     checked = 0
@@ -53,7 +46,7 @@ def test_rise_standard_error_is_the_slope_test_of_scipy_linregress():
     size, n = 12, 200
     model = tiny_model(size=size)
     source = GridMasks((size, size), cells=3)
-    run = run_masks(model, _streams(model, size), source, n, seed=2, keep_scores=True)
+    run = run_masks(model, pair_streams(model, size), source, n, seed=2, keep_scores=True)
     masks = masks_for_range(source, 2, 0, n, "cpu").double().reshape(n, -1).numpy()
     value = run.moments.rise().numpy().reshape(2, -1)
     se = rise_standard_error(run.moments).numpy().reshape(2, -1)
@@ -71,7 +64,7 @@ def test_rise_standard_error_is_the_slope_test_of_scipy_linregress():
 def test_occlusion_p_values_are_one_sample_t_tests_of_the_covering_windows():
     size = 12
     model = tiny_model(size=size)
-    streams = _streams(model, size)
+    streams = pair_streams(model, size)
     windows = SlidingWindows((size, size), window=5, stride=2)
     run = run_masks(model, streams, windows, keep_scores=True, score_squares=True)
     clean = torch.stack([st.score(model.embed(st.chip))[0] for st in streams]).double()

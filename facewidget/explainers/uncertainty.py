@@ -29,14 +29,19 @@ from ..errors import ParameterError
 DEFAULT_FDR = 0.05
 
 
-def check_fdr(fdr) -> float:
+def _open_unit(name: str, value) -> float:
+    """``value`` as a float strictly between 0 and 1, else a ParameterError naming ``name``."""
     try:
-        value = float(fdr)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ParameterError("fdr", fdr, "a number in (0, 1)") from None
-    if not 0.0 < value < 1.0:
-        raise ParameterError("fdr", fdr, "a number in (0, 1)")
-    return value
+        raise ParameterError(name, value, "a number in (0, 1)") from None
+    if not 0.0 < number < 1.0:
+        raise ParameterError(name, value, "a number in (0, 1)")
+    return number
+
+
+def check_fdr(fdr) -> float:
+    return _open_unit("fdr", fdr)
 
 
 def _two_sided_t(t: torch.Tensor, df) -> torch.Tensor:
@@ -146,12 +151,7 @@ def resolve_n(n, reliability, n_max, n_min: int = 128):
     if isinstance(n, str):
         if n != "auto":
             raise ParameterError("n", n, "'auto' or an int >= 2")
-        try:
-            rel = float(reliability)
-        except (TypeError, ValueError):
-            raise ParameterError("reliability", reliability, "a number in (0, 1)") from None
-        if not 0.0 < rel < 1.0:
-            raise ParameterError("reliability", reliability, "a number in (0, 1)")
+        _open_unit("reliability", reliability)
         if isinstance(n_max, bool) or not isinstance(n_max, (int, np.integer)) or n_max < max(16, n_min):
             raise ParameterError("n_max", n_max, f"an int >= {max(16, n_min)}")
         return None

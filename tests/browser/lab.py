@@ -23,6 +23,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-extensions", "--disable-dev-shm-usage"]
 
 
+def stop_server(proc, log, root) -> None:
+    """Terminate a test server process (kill it after 20 s), close its log, remove its folder."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,13 +109,7 @@ class Lab:
             if self._own_pw:
                 self._pw.stop()
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
-            shutil.rmtree(self.root, ignore_errors=True)
+            stop_server(self.proc, self.log, self.root)
 
 
 _KERNEL_READY = """() => {

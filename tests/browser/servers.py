@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from .lab import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
+from .lab import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, stop_server
 
 
 def write_notebook(path: Path, cells: list[str]) -> None:
@@ -90,13 +89,7 @@ class Server:
             if self.browser is not None:
                 self.browser.close()
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
-            shutil.rmtree(self.root, ignore_errors=True)
+            stop_server(self.proc, self.log, self.root)
 
 
 def drag(page, x0, y0, x1, y1, steps=12):
