@@ -1,13 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import widget from "../src/index.js";
 import { fmtP, fmtValue } from "../src/colorbar.js";
 import { colorize, sharedRange } from "../src/colormap.js";
 import { sampleMap } from "../src/pair.js";
-import { fakeModel, float16Bytes, float32Bytes, uint16Bytes } from "./fake-model.js";
+import { float16Bytes, float32Bytes, uint16Bytes } from "./fake-model.js";
+import { mount, PNG, unmountAll } from "./mount.js";
 
-const PNG = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
-let cleanups = [];
-afterEach(() => { cleanups.forEach((f) => f()); cleanups = []; document.body.replaceChildren(); });
+afterEach(unmountAll);
 
 const payload = (values, extra = {}) => {
   const hi = Math.max(...values), lo = Math.min(...values);
@@ -29,14 +27,6 @@ function pairState(extra = {}) {
     info: "", quantity: "correlation r", shared_scale: true, show_insignificant: false,
     annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0, ...extra,
   };
-}
-
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  cleanups.push(widget.render({ model, el }));
-  return { model, el, root: el.querySelector(".fw-root") };
 }
 
 describe("honest display", () => {
@@ -160,17 +150,13 @@ describe("honest display in the OverlayView", () => {
 describe("canonical regions on the OverlayView", () => {
   it("names the region under the pointer and draws a linked outline", () => {
     const lm = [0, 0, 0, 600, 0, 0, 0, 600, 0, 600, 600, 0];
-    const model = fakeModel({
+    const { model, root } = mount({
       _view: "overlay", photo: PNG, photo_size: [640, 640], title: "t", map_names: [], map_name: "", overlay: null,
       natural_box: [], overlay_box: [], opacity: 0.6, threshold: 0, colormap: "inferno", diverging_colormap: "rdbu", scale: "auto",
       landmarks: float32Bytes(lm), triangles: uint16Bytes([0, 1, 2, 1, 3, 2]), region_names: ["chin", "nose"],
       triangle_regions: new DataView(new Int16Array([-1, 1]).buffer), region_outline: {},
       annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
     });
-    const el = document.createElement("div");
-    document.body.appendChild(el);
-    cleanups.push(widget.render({ model, el }));
-    const root = el.querySelector(".fw-root");
     const canvas = root.querySelector("canvas.fw-canvas");
     canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: 500.5, clientY: 500.5 }));
     expect(root.dataset.hoverRegion).toBe("nose");

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import widget from "../src/index.js";
 import { bindViewKeys, keyAction, traitEdit, UndoStack } from "../src/undo.js";
-import { fakeModel, float16Bytes } from "./fake-model.js";
+import { fakeModel } from "./fake-model.js";
+import { mount, overlayState, PNG, unmountAll } from "./mount.js";
 
-const PNG = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
-let cleanups = [];
-afterEach(() => { cleanups.forEach((f) => f()); cleanups = []; document.body.replaceChildren(); });
+afterEach(unmountAll);
 
 describe("undo stack", () => {
   it("undoes and redoes in order; a new edit clears the redo history", () => {
@@ -77,23 +75,6 @@ describe("key handling", () => {
     expect(outside).toBe(0);
   });
 });
-
-function overlayState() {
-  return {
-    _view: "overlay", photo: PNG, photo_size: [640, 480], title: "t", map_names: ["map"], map_name: "map",
-    overlay: { data: float16Bytes([0, 0.5, 1, 0.25]), shape: [2, 2], dtype: "float16", lo: 0, hi: 1, scale: 1, signed: false, affine: [50, 0, 100, 0, 50, 100] },
-    natural_box: [75, 75, 175, 175], overlay_box: [75, 75, 175, 175], opacity: 0.6, threshold: 0, colormap: "inferno",
-    diverging_colormap: "rdbu", scale: "auto", annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
-  };
-}
-
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  cleanups.push(widget.render({ model, el }));
-  return { model, el, root: el.querySelector(".fw-root"), canvas: el.querySelector("canvas.fw-canvas") };
-}
 
 const press = (target, key, extra = {}) => target.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, ...extra }));
 const ptr = (target, type, x, y) => target.dispatchEvent(new PointerEvent(type, { clientX: x, clientY: y, button: 0, pointerId: 1, bubbles: true }));

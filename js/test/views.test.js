@@ -1,29 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import widget from "../src/index.js";
 import { decide, differenceMap } from "../src/pair.js";
-import { fakeModel, float16Bytes, float32Bytes, gridMesh, pointer, uint16Bytes } from "./fake-model.js";
+import { float16Bytes, float32Bytes, gridMesh, pointer, uint16Bytes } from "./fake-model.js";
+import { mount, overlayState, PNG, unmountAll } from "./mount.js";
 
-const PNG = new DataView(new Uint8Array([137, 80, 78, 71]).buffer); // never decoded in happy-dom
-let cleanups = [];
-afterEach(() => { cleanups.forEach((f) => f()); cleanups = []; document.body.replaceChildren(); });
-
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  const cleanup = widget.render({ model, el });
-  cleanups.push(cleanup);
-  return { model, el, cleanup };
-}
-
-function overlayState() {
-  return {
-    _view: "overlay", photo: PNG, photo_size: [640, 480], title: "t", map_names: ["map"], map_name: "map",
-    overlay: { data: float16Bytes([0, 0.5, 1, 0.25]), shape: [2, 2], dtype: "float16", lo: 0, hi: 1, scale: 1, signed: false, affine: [50, 0, 100, 0, 50, 100] },
-    natural_box: [75, 75, 175, 175], overlay_box: [75, 75, 175, 175], opacity: 0.6, threshold: 0, colormap: "inferno",
-    diverging_colormap: "rdbu", scale: "auto", annotations: [], progress: [0, 0], status: "idle", running: false, can_run: false, live_updates: 0,
-  };
-}
+afterEach(unmountAll);
 
 function canonicalState() {
   const { vertices, triangles } = gridMesh();
