@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { bindViewKeys, keyAction, traitEdit, UndoStack } from "../src/undo.js";
 import { fakeModel } from "./fake-model.js";
-import { mount, overlayState, PNG, unmountAll } from "./mount.js";
+import { mount, overlayState, unmountAll } from "./mount.js";
 
 afterEach(unmountAll);
 
