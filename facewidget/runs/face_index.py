@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..data.assets import sha256_file
 from ..errors import FacewidgetError, ImageError, ParameterError
 from .accumulators import Table
 from .core import SkipItem, run
@@ -32,14 +33,6 @@ from .core import SkipItem, run
 COLUMNS = ("path", "sha256", "size", "mtime_ns", "detector", "status", "reason", "n_faces", "box", "landmarks",
            "pose", "score", "transform", "image_h", "image_w")
 N_LANDMARKS = 478
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def detector_key(detector_config=None, detector: Callable | None = None) -> str:
@@ -242,12 +235,12 @@ def face_index(dataset, *, path=None, detector_config=None, detector: Callable |
             if (old["size"], old["mtime_ns"]) == (size, mtime):
                 rows[i] = old
                 continue
-            sha = file_sha256(p)
+            sha = sha256_file(p)
             if sha == old["sha256"]:
                 rows[i] = {**old, "size": size, "mtime_ns": mtime}
                 continue
         else:
-            sha = file_sha256(p) if size >= 0 else ""
+            sha = sha256_file(p) if size >= 0 else ""
         todo.append((i, name, sha, size, mtime))
     manifest = None
     if todo:
