@@ -173,23 +173,21 @@ def test_auto_parameters_are_checked():
 @pytest.mark.slow
 def test_n_auto_on_a_real_genuine_pair_is_stable_and_cheap(sample_images, sample_faces):
     """obama / obama2 with dlib: n="auto" stops below 1000 masks at reliability >= 0.95, and its maps
-    correlate with an n = 8000 map of another seed (about 8 minutes on 2 CPU cores).
+    correlate >= 0.97 with an n = 8000 map of another seed made with the *plain* estimator
+    (``controls=0``): the control variates change the variance, not what is estimated.
 
-    Issue 12 asks for >= 0.97. Measured (seed 0 vs seed 1 at n = 8000): stop at 832 masks,
-    correlation 0.968 (a) and 0.964 (b); seeds 2 and 3 reach 0.981 and 0.972. Poisson patches (what
-    keeps ignored regions out of the significant set) are noisier per mask than a fixed count, and
-    seed 0's maps reach 0.97 only near n = 1100, so no stopping rule meets both numbers for this
-    seed: the test holds the measured 0.96, not the issue's 0.97."""
+    Measured: stop at 256 masks, correlation 0.989 with that map (plain estimate at n = 768: 0.963)."""
     model = fw.load_model("dlib-resnet", device="cpu")
     a, b = sample_images["obama"], sample_images["obama2"]
     faces = (sample_faces["obama"][0], sample_faces["obama2"][0])
     auto = fw.explain_pair(a, b, model, faces=faces, seed=0)
     assert auto.manifest["n_used"] < 1000 and auto.manifest["reliability"] >= 0.95
     assert auto.manifest["params"]["n"] == "auto"
-    ref = fw.explain_pair(a, b, model, faces=faces, seed=1, n=8000)
+    assert auto.manifest["params"]["control_variates"]["count"] == 36
+    ref = fw.explain_pair(a, b, model, faces=faces, seed=1, n=8000, controls=0)
     for side in ("a", "b"):
         x, y = getattr(auto, side).maps["signed"], getattr(ref, side).maps["signed"]
-        assert np.corrcoef(x.ravel(), y.ravel())[0, 1] >= 0.96, side
+        assert np.corrcoef(x.ravel(), y.ravel())[0, 1] >= 0.97, side
 
 
 def test_precision_is_float32_by_default_opt_in_lower_and_on_record(sample_images, sample_faces):

@@ -184,7 +184,7 @@ def chip_model():
 _VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10, 40), st.floats(allow_nan=True, allow_infinity=True),
                    st.text(max_size=6), st.lists(st.integers(-2, 5), max_size=3))
 _PARAMS = {
-    "corrrise": ["n", "patch", "patches", "masks", "correlation", "batch_size", "cells", "keep", "fill"],
+    "corrrise": ["n", "patch", "patches", "masks", "correlation", "batch_size", "cells", "keep", "fill", "controls"],
     "rise": ["n", "cells", "keep", "batch_size", "fill"],
     "occlusion": ["window", "stride", "fill", "batch_size"],
     "gradcam": ["layer"],

@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from ..errors import CancelledError, ParameterError, ShapeError
+from .controls import ControlDesign, ControlSums
 
 MASK_BLOCK = 4
 """Masks per generator block (the unit of reproducibility and the size of the first batch, kept
@@ -263,7 +264,7 @@ class MaskMoments:
     """
 
     def __init__(self, streams: int, size: tuple[int, int], device, shift: torch.Tensor | None = None,
-                 score_squares: bool = False):
+                 score_squares: bool = False, controls: ControlDesign | None = None):
         h, w = size
         kw = dict(dtype=torch.float64, device=device)
         self.k = streams
@@ -275,6 +276,8 @@ class MaskMoments:
         # Σ M·s², only when asked (occlusion's standard error needs it)
         self.sum_ms2 = torch.zeros(streams, h, w, **kw) if score_squares else None
         self.shift: torch.Tensor | None = shift
+        # control-variate sums (see explainers/controls.py), when the mask design has them
+        self.controls = ControlSums(controls.to(device), streams, size, device) if controls is not None else None
         self.n = 0
 
     def add(self, masks: torch.Tensor, scores: torch.Tensor) -> None:
@@ -291,6 +294,8 @@ class MaskMoments:
         self.sum_ms += torch.einsum("kb,bhw->khw", s, m)
         if self.sum_ms2 is not None:
             self.sum_ms2 += torch.einsum("kb,bhw->khw", s * s, m)
+        if self.controls is not None:
+            self.controls.add(m, s)
         self.n += m.shape[0]
 
     def add_cross(self, masks: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -301,8 +306,11 @@ class MaskMoments:
     def merged(cls, parts: Sequence["MaskMoments"]) -> "MaskMoments":
         """The moments of the union of ``parts`` (which must share one shift)."""
         first = parts[0]
-        out = cls(first.k, tuple(first.sum_m.shape), first.sum_m.device, shift=first.shift)
+        out = cls(first.k, tuple(first.sum_m.shape), first.sum_m.device, shift=first.shift,
+                  controls=first.controls.design if first.controls is not None else None)
         for part in parts:
+            if out.controls is not None:
+                out.controls.merge(part.controls)
             out.sum_m += part.sum_m
             out.sum_m2 += part.sum_m2
             out.sum_s += part.sum_s
@@ -501,7 +509,7 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
               batch_size: int | None = None, progress=None, cancel=None, progress_interval: float = 0.25,
               keep_scores: bool = False, autocast: bool | None = None,
               maps_fn: Callable[[MaskMoments], Any] | None = None, auto: AutoStop | None = None,
-              score_squares: bool = False) -> MaskRun:
+              score_squares: bool = False, controls: ControlDesign | None = None) -> MaskRun:
     """Stream ``n`` masks from ``source`` through ``model`` for every stream, accumulating moments.
 
     Args:
@@ -518,6 +526,8 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         auto: stop early on split-half reliability (see :class:`AutoStop`; ``n`` is ignored,
             ``auto.n_max`` bounds the run).
         score_squares: also accumulate Σ M·s² (see :class:`MaskMoments`).
+        controls: also accumulate the control-variate sums of this mask design (see
+            :mod:`facewidget.explainers.controls`), in the moments and in ``auto``'s quarters.
     Returns:
         :class:`MaskRun`. Raises :class:`ExplanationCancelled` (``partial`` = a MaskRun so far).
     """
@@ -537,10 +547,10 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
             raise ShapeError(f"stream chip must be (3, {size[0]}, {size[1]}); got {tuple(st.chip.shape)}")
     per_forward = batch_size or max(MASK_BLOCK, getattr(model, "batch_size", 32) // max(1, len(streams)))
     per_forward = max(MASK_BLOCK, (per_forward // MASK_BLOCK) * MASK_BLOCK)
-    moments = MaskMoments(len(streams), size, device, score_squares=score_squares)
+    moments = MaskMoments(len(streams), size, device, score_squares=score_squares, controls=controls)
     quarters = None
     if auto is not None:
-        quarters = tuple(MaskMoments(len(streams), size, device) for _ in range(4))
+        quarters = tuple(MaskMoments(len(streams), size, device, controls=controls) for _ in range(4))
         check = max(MASK_BLOCK, (int(auto.check_every) // MASK_BLOCK) * MASK_BLOCK)
     scores = torch.empty(len(streams), n, dtype=torch.float64) if keep_scores else None
     timings = Timings()

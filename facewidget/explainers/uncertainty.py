@@ -44,7 +44,7 @@ def check_fdr(fdr) -> float:
     return _open_unit("fdr", fdr)
 
 
-def _two_sided_t(t: torch.Tensor, df) -> torch.Tensor:
+def two_sided_t(t: torch.Tensor, df) -> torch.Tensor:
     """Two-sided p-values of t statistics (scipy's Student t; df scalar or like t)."""
     t_np = np.abs(t.detach().cpu().numpy())
     df_np = np.broadcast_to(np.asarray(df.detach().cpu().numpy() if isinstance(df, torch.Tensor) else df,
@@ -62,7 +62,7 @@ def pearson_p_values(corr: torch.Tensor, n: int) -> torch.Tensor:
     r = corr.to(torch.float64).clamp(-1.0, 1.0)
     with torch.no_grad():
         t = r * torch.sqrt((n - 2) / (1.0 - r * r).clamp_min(1e-300))
-    p = _two_sided_t(t, n - 2)
+    p = two_sided_t(t, n - 2)
     return torch.where(r.cpu() == 0, torch.ones_like(p), p)
 
 
@@ -85,7 +85,7 @@ def rise_p_values(moments) -> torch.Tensor:
     value = moments.rise()
     se = rise_standard_error(moments)
     t = torch.where(se > 0, value / se.clamp_min(1e-300), torch.zeros_like(value))
-    p = _two_sided_t(t, n - 2) if n >= 3 else torch.ones_like(t.cpu())
+    p = two_sided_t(t, n - 2) if n >= 3 else torch.ones_like(t.cpu())
     return torch.where(se.cpu() > 0, p, torch.ones_like(p))
 
 
@@ -106,7 +106,7 @@ def occlusion_p_values(moments, drop: torch.Tensor) -> torch.Tensor:
     """(K, h, w) two-sided p-values of the mean drops ``drop`` (one-sample t, k − 1 df)."""
     se, k = occlusion_standard_error(moments)
     t = torch.where(se > 0, drop.to(se) / se.clamp_min(1e-300), torch.zeros_like(se))
-    p = _two_sided_t(t, (k - 1)[None].expand_as(t))
+    p = two_sided_t(t, (k - 1)[None].expand_as(t))
     return torch.where((se.cpu() > 0) & (k[None].cpu() >= 2), p, torch.ones_like(p))
 
 

@@ -269,7 +269,14 @@ def local_client(n_workers: int | None = None):
     # in-process speed; without it: 1.6x). This cluster is ours, so its workers go without it.
     spawn_env = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                  if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
+    # A worker also samples its own stacks every 10 ms (the dashboard's profile), polls the GIL
+    # every 1 ms when gilknocker is installed and its memory every 100 ms: background threads that
+    # take the GIL from the one thread doing the work. Nobody reads them here (no dashboard).
+    quiet = {"distributed.nanny.pre-spawn-environ": spawn_env,
+             "distributed.worker.profile.enabled": False,
+             "distributed.admin.system-monitor.gil.enabled": False,
+             "distributed.worker.memory.monitor-interval": "1s"}
+    with dask.config.set(quiet):
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                            env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     return distributed.Client(cluster)
