@@ -48,7 +48,7 @@ def test_faithfulness_correlation_agrees_with_ours_on_the_subsets_quantus_drew(p
     ours = faithfulness_correlation(model, chips, maps, targets, removed=removed)
     q_values = np.array(q["faithfulness_correlation"])
     assert np.all(np.abs(q_values) > 0.1), q_values  # a real signal, so agreeing is not trivial
-    np.testing.assert_allclose(q_values, ours, atol=1e-4)  # measured: 2e-7 (torch vs ONNX Runtime forwards)
+    np.testing.assert_allclose(q_values, ours, atol=1e-4)  # measured: 2e-6 (torch vs ONNX Runtime forwards)
     # the comparison sees a wrong conversion: the channels read in the wrong order give other drops ...
     swapped = faithfulness_correlation(model, chips, maps, targets, removed=removed[:, :, ::-1])
     assert np.abs(swapped - q_values).max() > 1e-2, swapped
@@ -70,7 +70,7 @@ def test_pixel_flipping_is_our_deletion_curve(pair):
     np.testing.assert_allclose(q["fractions"], np.arange(1, 13) / 12)
     for i in range(2):
         ours = single_curve(model, chips[i:i + 1], maps[i:i + 1], targets[i], steps=12).value
-        np.testing.assert_allclose(q["values"][i], ours[1:], atol=1e-4)  # quantus leaves out the clean point
+        np.testing.assert_allclose(q["values"][i], ours[1:], atol=1e-4)  # measured 4e-7; quantus has no clean point
     # another map deletes other pixels: the comparison can fail
     other = quantus_metrics(model, chips, -maps, targets, metrics=("pixel_flipping",), steps=12)["pixel_flipping"]
     assert np.abs(np.array(other["values"]) - np.array(q["values"])).max() > 0.05
@@ -98,8 +98,10 @@ def test_mprt_agrees_with_ours_under_the_same_randomisation(pair, monkeypatch):
         return explain(m, chips, [SimilarityTarget(m, emb[1]), SimilarityTarget(m, emb[0])])
 
     maps = explain_pair(model)
+    torch_state = torch.get_rng_state()
     q = quantus_metrics(model, chips, maps, reference_chips=chips[[1, 0]], metrics=("mprt",), explain=explain,
                         seed=4)["mprt"]
+    assert torch.equal(torch.get_rng_state(), torch_state)  # quantus reseeds torch: the adapter restores it
     names = [n for n, _ in faithfulness.parameter_layers(model.network)]
     assert q["layers"] == names[::-1]  # output first, every parameterised layer
     np.testing.assert_allclose(q["original"], 1.0, atol=1e-6)  # the maps handed over are the explainer's

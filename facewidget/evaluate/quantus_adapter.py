@@ -4,8 +4,8 @@
 Quantus evaluates classifiers: ``model(x)[i, y_i]`` is the score explained for row i. A face pair
 has no classes, so the adapter hands quantus a :class:`SimilarityClassifier`: an ``nn.Module``
 whose column j is the model's oriented similarity (higher = more similar) to reference j, and
-``y_i`` = the reference of chip i. Chip i of a pair explains its similarity to the other face, so
-``y = [1, 0]`` with the pair's two faces as references.
+``y_i`` = the reference of chip i. The adapter gives every chip its own reference (for a pair:
+reference i = the other face), so ``y = [0, 1, …, B − 1]``.
 
 Conventions handed to quantus:
     x_batch: (B, 3, h, w) float32 numpy, RGB, values in [0, 1] (our chips, channel first);
@@ -37,6 +37,12 @@ curves), checked on quantus 0.6.0:
       draws; ours seeds each layer differently), and compares by Spearman rank correlation of the
       absolute maps, each divided by its maximum (= our ``spearman_abs_maps``). It reports a score for
       the unchanged model too (``"original"``: 1 for a deterministic explainer).
+
+Not adapted: quantus' ROAD scores whether the argmax class survives the imputation, which a
+similarity target does not have (:func:`~facewidget.evaluate.curves.single_curve` with
+``base="road"`` is our ROAD curve). Under NumPy 2 quantus' AUC helper fails (it calls
+``np.trapz``, removed in NumPy 2.4): the adapter returns the pixel-flipping curve, and
+:func:`~facewidget.evaluate.curves.auc` integrates it.
 """
 
 from __future__ import annotations
@@ -216,8 +222,8 @@ def quantus_metrics(model, chips, maps, target=None, *, reference_chips=None,
             ``"mprt"`` (quantus.MPRT, cascading from the output; needs ``explain``).
         explain: for ``"mprt"``: a method name or a callable (see :func:`explain_function`) that
             made ``maps``; it is rerun on each randomised model.
-        seed: numpy's global generator for the subsets (restored afterwards), MPRT's seed and
-            the explainer's.
+        seed: numpy's global generator for the subsets, MPRT's torch seed (both generators are
+            restored afterwards) and the explainer's.
         return_removed: also return the (B, runs, 3, h, w) uint8 masks of the channel values
             quantus removed in each faithfulness run (for
             :func:`~facewidget.evaluate.faithfulness.faithfulness_correlation`'s ``removed``).
@@ -273,7 +279,9 @@ def quantus_metrics(model, chips, maps, target=None, *, reference_chips=None,
         out["pixel_flipping"] = {"fractions": (done / (h * w)).tolist(), "values": values.tolist()}
     if "mprt" in metrics:
         metric = quantus.MPRT(layer_order="top_down", seed=int(seed), return_aggregate=False, disable_warnings=True)
-        scores = metric(**common, explain_func=explain_function(model, explain, seed=seed))
+        cuda = [model.device.index or 0] if model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # quantus calls torch.manual_seed: keep the caller's generator
+            scores = metric(**common, explain_func=explain_function(model, explain, seed=seed))
         original = scores.pop("original")
         out["mprt"] = {"layers": [k.removeprefix("network.") for k in scores], "original": [float(v) for v in original],
                        "scores": {k.removeprefix("network."): [float(v) for v in vals] for k, vals in scores.items()}}
