@@ -17,9 +17,13 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 # Installs the package (editable) with its dependencies; the hatch build hook builds js/ when present.
+# quantus (facewidget.evaluate.quantus_adapter) goes in with --no-deps: it declares opencv-python, which would
+# replace mediapipe's opencv-contrib-python (both are cv2); its other dependencies are the `quantus` extra.
+QUANTUS := quantus==0.6.0
 $(STAMP)/install: pyproject.toml $(PY)
 	@mkdir -p $(STAMP)
-	$(PIP) install -q -e ".[test,dask]"
+	$(PIP) install -q -e ".[test,dask,quantus]"
+	$(PIP) install -q --no-deps "$(QUANTUS)"
 	@touch $@
 
 $(STAMP)/assets: $(STAMP)/install facewidget/data/registry.py

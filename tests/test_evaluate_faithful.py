@@ -129,6 +129,18 @@ def test_faithfulness_correlation_is_one_for_the_exact_attribution_and_near_zero
     assert np.all(np.abs(faithfulness_correlation(model, chips, noise, target, subset=20, runs=60)) < 0.4)
     flipped = faithfulness_correlation(model, chips, -exact, target, subset=20, runs=60)
     assert np.allclose(flipped, -1.0, atol=1e-6)
+    # subsets passed as masks (what the quantus adapter replays) give the values of the seeded draws
+    g = torch.Generator().manual_seed(0)
+    removed = torch.zeros(2, 60, 1, size * size)
+    for i in range(2):
+        for r in range(60):
+            removed[i, r, 0, torch.randperm(size * size, generator=g)[:20]] = 1
+    removed = removed.reshape(2, 60, 1, size, size)
+    np.testing.assert_allclose(faithfulness_correlation(model, chips, noise, target, removed=removed),
+                               faithfulness_correlation(model, chips, noise, target, subset=20, runs=60), atol=1e-9)
+    from facewidget.errors import ShapeError
+    with pytest.raises(ShapeError):
+        faithfulness_correlation(model, chips, noise, target, removed=removed[:, :, :, :8])
 
 
 def test_model_parameter_randomisation_cascade_destroys_faithful_maps():
@@ -153,6 +165,9 @@ def test_model_parameter_randomisation_cascade_destroys_faithful_maps():
     assert same.steps == []
     last = result.steps[-1]
     assert last.spearman < 0.5 and last.ssim < 0.8, last  # the fully randomised model's map is another map
+    # per map, then averaged (Adebayo et al.), not one rank correlation over the pooled maps
+    assert len(last.spearman_maps) == 2 and last.spearman == pytest.approx(np.mean(last.spearman_maps))
+    assert last.spearman_abs == pytest.approx(np.mean(last.spearman_abs_maps))
     assert explain(model).shape == result.original.shape
 
 

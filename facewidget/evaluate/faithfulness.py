@@ -16,7 +16,8 @@ maps", cascading randomisation): the network's parameterised layers are re-initi
 another from the output towards the input (``reset_parameters()`` of the layer, seeded; layers
 without one get N(0, std of the layer's weights)), and after each step the map is recomputed and
 compared with the original map by Spearman rank correlation of the signed maps and of their
-absolute values, and SSIM (of the maps scaled to [0, 1] together). A map that stays similar while
+absolute values, and SSIM (of the maps scaled to [0, 1] together), each per map and averaged over
+the maps, as in the paper. A map that stays similar while
 the model it explains is destroyed does not explain the model.
 """
 
@@ -35,20 +36,31 @@ from .curves import _as_chips, _as_maps, _outputs, resolve_base
 
 
 def faithfulness_correlation(model, chips, maps, target, *, subset: int = 224, runs: int = 100, baseline=0.0,
-                             seed: int = 0, batch_size: int | None = None) -> np.ndarray:
+                             seed: int = 0, batch_size: int | None = None, removed=None) -> np.ndarray:
     """(B,) faithfulness correlation of (B, h, w) maps of (B, 3, h, w) chips for ``target``.
 
     ``target``: a Target / callable outputs (B, ...) → (B,), or a list of one per chip (a pair's
     two faces have different targets: the similarity to the *other* face). ``baseline``: what
     removed pixels become (a number, ``"blur"`` or a tensor like the chips).
+
+    ``removed``: optional (B, R, 1 or 3, h, w) 0/1 masks, what each of R runs removes, instead of
+    ``runs`` seeded subsets of ``subset`` pixels. A (…, 3, h, w) mask removes single channel values;
+    each removed value is attributed its pixel's map value (quantus' convention for images, see
+    :mod:`facewidget.evaluate.quantus_adapter`): the attributed sum is Σ removed · map.
     """
     dev = model.device
     c = _as_chips(chips, dev)
     b, _, h, w = c.shape
     m = _as_maps(maps, b, (h, w)).to(torch.float64)
-    if not 1 <= int(subset) < h * w:
+    if removed is not None:
+        removed = torch.as_tensor(np.asarray(removed, dtype=np.float32)) if not isinstance(removed, torch.Tensor) \
+            else removed.float()
+        if removed.ndim != 5 or removed.shape[0] != b or removed.shape[2] not in (1, 3) or \
+                tuple(removed.shape[-2:]) != (h, w) or removed.shape[1] < 3:
+            raise ShapeError(f"removed must be ({b}, R >= 3, 1 or 3, {h}, {w}) masks; got {tuple(removed.shape)}")
+    elif not 1 <= int(subset) < h * w:
         raise ParameterError("subset", subset, f"an int in [1, {h * w})")
-    if int(runs) < 3:
+    elif int(runs) < 3:
         raise ParameterError("runs", runs, "an int >= 3")
     targets = list(target) if isinstance(target, (list, tuple)) else [target] * b
     if len(targets) != b:
@@ -61,14 +73,18 @@ def faithfulness_correlation(model, chips, maps, target, *, subset: int = 224, r
     out = np.empty(b)
     with torch.no_grad():
         for i in range(b):
-            idx = torch.stack([torch.randperm(h * w, generator=g)[:subset] for _ in range(int(runs))])  # (R, subset)
-            removed = torch.zeros(int(runs), h * w)
-            removed.scatter_(1, idx, 1.0)
-            removed = removed.reshape(-1, 1, h, w).to(dev)
-            perturbed = c[i:i + 1] * (1 - removed) + base[i:i + 1] * removed
+            if removed is None:
+                idx = torch.stack([torch.randperm(h * w, generator=g)[:subset] for _ in range(int(runs))])  # (R, subset)
+                gone = torch.zeros(int(runs), h * w)
+                gone.scatter_(1, idx, 1.0)
+                gone = gone.reshape(-1, 1, h, w)
+            else:
+                gone = removed[i]  # (R, 1 or 3, h, w)
+            gone = gone.to(dev)
+            perturbed = c[i:i + 1] * (1 - gone) + base[i:i + 1] * gone
             clean = targets[i](_outputs(model, c[i:i + 1], bs)).double().cpu()
             drops = (clean - targets[i](_outputs(model, perturbed, bs)).double().cpu()).numpy()
-            attributed = m[i].reshape(-1)[idx].sum(1).cpu().numpy()
+            attributed = (gone.double() * m[i]).sum((1, 2, 3)).cpu().numpy()
             if np.std(drops) == 0 or np.std(attributed) == 0:
                 out[i] = 0.0
             else:
@@ -78,12 +94,18 @@ def faithfulness_correlation(model, chips, maps, target, *, subset: int = 224, r
 
 @dataclass
 class RandomisationStep:
-    """One step of the cascade: ``layer`` re-initialised (with all layers above it)."""
+    """One step of the cascade: ``layer`` re-initialised (with all layers above it).
+
+    ``spearman``, ``spearman_abs``, ``ssim``: means over the maps of the per-map values, which
+    ``spearman_maps`` and ``spearman_abs_maps`` keep (one per map, in the order of the maps).
+    """
 
     layer: str
     spearman: float
     spearman_abs: float
     ssim: float
+    spearman_maps: list[float] = field(default_factory=list)
+    spearman_abs_maps: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -113,7 +135,9 @@ def _reinitialise(module: nn.Module, generator_seed: int) -> None:
                 p.normal_(0.0, float(p.std()) if p.numel() > 1 else 1.0)
 
 
-def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, list[float], list[float]]:
+    """Per map (Adebayo et al. compare each input's map with its randomised map, then average):
+    (mean Spearman, mean Spearman of |maps|, mean SSIM, Spearman per map, Spearman of |maps| per map)."""
     try:
         from skimage.metrics import structural_similarity
     except ImportError:  # scikit-image is in the test / demo extras, not a core dependency
@@ -129,7 +153,9 @@ def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     scale = (hi - lo) or 1.0
     a2, b2 = ((a - lo) / scale).reshape(-1, *a.shape[-2:]), ((b - lo) / scale).reshape(-1, *b.shape[-2:])
     ssim = float(np.mean([structural_similarity(x, y, data_range=1.0) for x, y in zip(a2, b2)]))  # per map
-    return spear(a, b), spear(np.abs(a), np.abs(b)), ssim
+    signed = [spear(x, y) for x, y in zip(a2, b2)]  # ranks: the common affine scaling changes nothing
+    absolute = [spear(np.abs(x), np.abs(y)) for x, y in zip(a.reshape(a2.shape), b.reshape(b2.shape))]
+    return float(np.mean(signed)), float(np.mean(absolute)), ssim, signed, absolute
 
 
 def model_parameter_randomisation(model, explain_fn, *, layers: list[str] | None = None, seed: int = 0
