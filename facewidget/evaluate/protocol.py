@@ -78,16 +78,21 @@ def _map_run(items: list, work, chips: list, *, client, partition_size: int, che
              name: str, run_info: dict | None) -> dict:
     """The per-item map run of the protocols: one item per chip (or pair of chips), a
     :class:`~facewidget.runs.Table` of maps sorted by item. Returns the table (empty when nothing
-    finished); ``run_info`` receives the manifest and the indices of the finished items."""
+    finished); ``run_info`` receives the manifest and the indices of the finished items.
+
+    A ``checkpoint`` folder is keyed by the method, seed, params, model (name and weights hash),
+    the chips' bytes and the target's ``describe()``: two targets with the same description (e.g.
+    similarity to different references) need different folders."""
     from ..runs import Table, fingerprint, run
 
     model = work.handle.model
     digest = hashlib.sha256()
     for c in chips:  # the checkpoint key covers the chips themselves, not only their count
         digest.update(np.ascontiguousarray(c.detach().cpu().numpy()).tobytes())
+    target = getattr(work, "target", None)  # described, not repr'd: a repr holding an address changes every process
+    described = target.describe() if hasattr(target, "describe") else getattr(target, "__name__", None)
     key = fingerprint(name, type(work).__name__, work.method, work.seed, sorted((k, repr(v)) for k, v in work.params.items()),
-                      repr(getattr(work, "target", None)), model.config.name, model.config.weights_sha256,
-                      digest.hexdigest(), len(items))
+                      described, model.config.name, model.config.weights_sha256, digest.hexdigest(), len(items))
     result = run(items, work, Table(), client=client, partition_size=partition_size, checkpoint=checkpoint,
                  progress=progress, cancel=cancel, name=name, key=key)
     table = result.accumulator.result()

@@ -16,8 +16,8 @@ Custom detectors: the detector configuration is ``{"detector": name, "config": .
 (the default) is named by its :class:`~facewidget.faces.detect.DetectorConfig`. A custom
 ``detector=`` callable is named by its module-qualified name plus its ``config`` attribute, if it
 has one. Only a *named* detector is stored on disk: one with a ``config`` attribute, or a function
-defined at module level. Anything else (a lambda, a closure, a ``functools.partial``, an object
-without ``config``) cannot be told apart from another of its kind by name, so storing it could hand
+defined at module level. Anything else (a lambda, a closure, a ``functools.partial``, a bound
+method, an object without ``config``) cannot be told apart from another of its kind by name, so storing it could hand
 one detector's faces to another: its rows are kept in a :class:`MemoryIndex` (a
 :class:`~facewidget.datasets.FaceDataset` holds one per data set, so its second iteration still
 detects nothing), never in the Parquet file.
@@ -26,6 +26,7 @@ detects nothing), never in the Parquet file.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -64,8 +65,9 @@ def is_named_detector(detector: Callable | None) -> bool:
     detector = _plain_detector(detector)
     if detector is None or getattr(detector, "config", None) is not None:
         return True
-    qualname = getattr(detector, "__qualname__", None)
-    return isinstance(qualname, str) and "<" not in qualname and hasattr(detector, "__module__")
+    if not (inspect.isfunction(detector) or inspect.isbuiltin(detector)):  # a bound method carries its object's state
+        return False
+    return "<" not in detector.__qualname__  # not a lambda, not a function defined inside another
 
 
 def detector_key(detector_config=None, detector: Callable | None = None) -> str:
