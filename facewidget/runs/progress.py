@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ParameterError
 
 
@@ -11,13 +13,15 @@ class TqdmProgress:
     nothing to compute shows no bar)."""
 
     def __init__(self, desc: str, unit: str = "img"):
-        self.desc, self.unit, self.bar = desc, unit, None
+        self.desc, self.unit = desc, unit
+        self.bar: Any = None
 
     def __call__(self, update) -> None:
         if self.bar is None:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(desc=self.desc, unit=self.unit, total=update.total)
+            self.bar.start_t -= update.elapsed_s  # the run started before its first update: a true rate
         self.bar.total = update.total
         self.bar.n = update.done
         self.bar.refresh()
