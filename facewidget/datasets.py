@@ -83,7 +83,8 @@ class FaceDataset:
             detects again. One that has no stable name — a lambda, a closure, a
             ``functools.partial``, an object without ``config`` — is never stored on disk (another
             of its kind would look the same); its detections live in memory, in this data set
-            object, so its second iteration still detects nothing.
+            object, so its second iteration still detects nothing (``index=`` a file path raises
+            :class:`~facewidget.errors.ParameterError`; give such a detector a ``config`` attribute).
         progress: the detection run's progress: True (a tqdm bar), None/False, or a callable
             getting :class:`~facewidget.explainers.engine.ProgressUpdate` after each partition.
         name: shown on the progress bar.
@@ -111,8 +112,12 @@ class FaceDataset:
         self.detector = detector
         self.progress = progress
         self.name = name
-        if index is None and not is_named_detector(detector):
-            index = MemoryIndex()
+        if not is_named_detector(detector):
+            if index is not None and not isinstance(index, MemoryIndex):
+                from .runs.face_index import _UNNAMED
+
+                raise ParameterError("index", index, _UNNAMED)
+            index = index if index is not None else MemoryIndex()
         self.index_store = Path(index) if isinstance(index, (str, os.PathLike)) else index
         self.skipped: list[Skipped] = []
         self.cancelled = False

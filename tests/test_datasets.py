@@ -183,6 +183,12 @@ def test_an_unnamed_detector_is_kept_in_memory_and_still_detects_once(folder, sa
     with pytest.warns(SkippedImageWarning):
         list(fresh)
     assert len(calls) == 8  # another data set object: its own memory
+    with pytest.raises(ParameterError, match="config"):
+        image_folder(folder, detector=detect, index=folder / "index.parquet")
+    from facewidget.datasets import face_index
+
+    with pytest.raises(ParameterError, match="config"):
+        face_index(folder, detector=lambda image: [], path=folder / "index.parquet")
 
 
 def test_iteration_reports_progress_and_cancel_yields_the_detected_part(folder, tmp_path, sample_images,

@@ -169,6 +169,14 @@ def test_single_evaluation_is_a_run_with_the_same_result_for_any_partition_size(
     rest = fw.evaluate.evaluate_single(model, a, target, partition_size=2, checkpoint=tmp_path / "ck", **kw)
     assert rest.params["run"]["reused_partitions"] == [0]
     _same_single(rest, whole)
+    # the folder belongs to these chips, this method and seed: another run refuses it
+    from facewidget.runs import CheckpointError
+
+    for other in (dict(kw, seed=4), dict(kw, method="rise", n=50)):
+        with pytest.raises(CheckpointError):
+            fw.evaluate.evaluate_single(model, a, target, partition_size=2, checkpoint=tmp_path / "ck", **other)
+    with pytest.raises(CheckpointError):
+        fw.evaluate.evaluate_single(model, a.flip(-1), target, partition_size=2, checkpoint=tmp_path / "ck", **kw)
 
 
 def test_pair_evaluation_same_result_for_any_partition_size(region_pairs):

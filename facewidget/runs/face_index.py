@@ -70,6 +70,11 @@ def is_named_detector(detector: Callable | None) -> bool:
     return "<" not in detector.__qualname__  # not a lambda, not a function defined inside another
 
 
+_UNNAMED = ("None or a MemoryIndex for a detector without a stable name (a lambda, a closure, a partial, "
+            "a bound method, an object without `config`): on disk another detector of its kind would reuse its "
+            "faces. Give the detector a `config` attribute to store its detections in a Parquet file")
+
+
 def detector_key(detector_config=None, detector: Callable | None = None) -> str:
     """The detector configuration as a JSON string (what decides whether a stored row is reused)."""
     from ..faces.detect import DetectorConfig
@@ -301,6 +306,8 @@ def face_index(dataset, *, path=None, detector_config=None, detector: Callable |
     if isinstance(path, MemoryIndex):
         store = path
     elif not is_named_detector(detector):  # never on disk, where another detector of that name would reuse it
+        if path is not None:
+            raise ParameterError("path", path, _UNNAMED)
         store = MemoryIndex()
     else:
         store = Path(path) if path is not None else default_index_path(paths)
