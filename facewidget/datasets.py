@@ -1,9 +1,12 @@
 """Face data sets: an image folder, an LFW-style tree with ``pairs.txt``, a CSV of paths and labels.
 
-Iterating a :class:`FaceDataset` yields :class:`FaceSample` records (photo, largest face, labels),
-with a tqdm progress bar. A file that cannot be read or has no detectable face is **reported,
-never dropped silently**: it is appended to ``dataset.skipped`` as a :class:`Skipped` record (path
-and reason) and a warning is issued for it.
+Iterating a :class:`FaceDataset` yields :class:`FaceSample` records (photo, largest face, labels).
+Faces come from the face index (:func:`face_index`): iterating first detects, as one run on
+:func:`facewidget.runs.run`, only the files the index does not hold yet (so a second iteration
+over the same files detects nothing), then loads each usable photo as it is yielded. A file that
+cannot be read or has no detectable face is **reported, never dropped silently**: it is appended
+to ``dataset.skipped`` as a :class:`Skipped` record (position, path and the index's reason, the
+words of a run's skip list) and a :class:`SkippedImageWarning` is issued for it.
 
 LFW's ``pairs.txt``: a header line (``N`` or ``folds N``: each fold holds N matched pairs then N
 mismatched ones, as in ``pairsDevTrain.txt`` and the 10-fold ``pairs.txt``), then one pair per line, either
@@ -14,6 +17,7 @@ or ``name1 n1 name2 n2`` (two people). Fields are separated by tabs or spaces.
 from __future__ import annotations
 
 import csv
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import FacewidgetError, ImageError
+from .errors import FacewidgetError, ImageError, ParameterError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -51,10 +55,12 @@ class FaceSample:
 
 @dataclass(frozen=True)
 class Skipped:
-    """An image that was not used, and why."""
+    """An image that was not used, and why (``index``: its position in the data set's entries,
+    as in a run's :class:`~facewidget.runs.Skip`; None when unknown)."""
 
     path: Path
     reason: str
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,25 +73,55 @@ class Pair:
 
 
 class FaceDataset:
-    """Entries (path + labels), loaded and face-detected lazily while iterating.
+    """Entries (path + labels); faces come from the face index, photos are loaded lazily while iterating.
 
     Args:
         entries: list of (path, labels dict).
-        detector: callable photo → list of faces, largest first (default
-            :func:`facewidget.detect_faces`).
-        progress: show a tqdm bar while iterating.
+        detector: callable photo → list of faces, largest first (default: MediaPipe's, as
+            :func:`facewidget.detect_faces`). A custom detector is part of the index's detector
+            configuration (its module-qualified name and its ``config`` attribute): changing it
+            detects again. One that has no stable name — a lambda, a closure, a
+            ``functools.partial``, an object without ``config`` — is never stored on disk (another
+            of its kind would look the same); its detections live in memory, in this data set
+            object, so its second iteration still detects nothing (``index=`` a file path raises
+            :class:`~facewidget.errors.ParameterError`; give such a detector a ``config`` attribute).
+        progress: the detection run's progress: True (a tqdm bar), None/False, or a callable
+            getting :class:`~facewidget.explainers.engine.ProgressUpdate` after each partition.
         name: shown on the progress bar.
+        index: where detections are stored: None (the face index in the cache, shared with
+            :func:`face_index` and every data-set run on these files), a Parquet file path, or a
+            :class:`~facewidget.runs.face_index.MemoryIndex` (this process only).
     Attributes:
         skipped: :class:`Skipped` records of the last iteration (reset at each new iteration).
+        cancelled: whether the last iteration's detection was cancelled (it then yielded only
+            the images detected before the cancel).
+        run_manifest: the last detection run's manifest (None when everything was in the index).
     """
 
-    def __init__(self, entries: list[tuple[Path, dict]], *, detector: Callable | None = None, progress: bool = True,
-                 name: str = "images"):
+    def __init__(self, entries: list[tuple[Path, dict]], *, detector: Callable | None = None, progress=True,
+                 name: str = "images", index=None):
+        from .runs.face_index import MemoryIndex, is_named_detector
+        from .runs.progress import progress_callback
+
+        progress_callback(progress, name)  # checks the argument now, not at the first iteration
+        if detector is not None and not callable(detector):
+            raise ParameterError("detector", detector, "None or a callable photo -> list of faces")
+        if index is not None and not isinstance(index, (str, os.PathLike, MemoryIndex)):
+            raise ParameterError("index", index, "None, a Parquet file path or a MemoryIndex")
         self.entries = [(Path(p), dict(labels)) for p, labels in entries]
         self.detector = detector
         self.progress = progress
         self.name = name
+        if not is_named_detector(detector):
+            if index is not None and not isinstance(index, MemoryIndex):
+                from .runs.face_index import _UNNAMED
+
+                raise ParameterError("index", index, _UNNAMED)
+            index = index if index is not None else MemoryIndex()
+        self.index_store = Path(index) if isinstance(index, (str, os.PathLike)) else index
         self.skipped: list[Skipped] = []
+        self.cancelled = False
+        self.run_manifest: dict | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -98,33 +134,61 @@ class FaceDataset:
         return [p for p, _ in self.entries]
 
     def load(self, path: Path, labels: dict | None = None) -> FaceSample | Skipped:
-        """One entry as a :class:`FaceSample`, or a :class:`Skipped` saying why not."""
-        from .faces import detect_faces
-        from .io import load_image
+        """One entry as a :class:`FaceSample`, or a :class:`Skipped` saying why not (detected now,
+        with the index's per-image work; not stored)."""
+        from .runs.face_index import DetectWork
 
-        try:
-            image = load_image(path)
-        except (ImageError, OSError) as exc:
-            return Skipped(Path(path), f"unreadable image: {exc}")
-        try:
-            faces = (self.detector or detect_faces)(image)
-        except FacewidgetError as exc:
-            return Skipped(Path(path), f"face detection failed: {exc}")
-        if not faces:
-            return Skipped(Path(path), "no face detected")
+        image, faces, reason = DetectWork(detector=self.detector).detect_file(path)
+        if reason:
+            return Skipped(Path(path), reason)
         return FaceSample(Path(path), image, faces[0], dict(labels or {}))
 
-    def __iter__(self) -> Iterator[FaceSample]:
-        from tqdm.auto import tqdm
+    def detect(self, *, client=None, partition_size: int = 16, progress=None, cancel=None,
+               checkpoint=None) -> "FaceIndex":
+        """Bring the face index of these files up to date (see :func:`face_index`; the arguments
+        are :func:`facewidget.runs.run`'s) and return it."""
+        return face_index(self, client=client, partition_size=partition_size, progress=progress, cancel=cancel,
+                          checkpoint=checkpoint)
 
-        self.skipped = []
-        for path, labels in tqdm(self.entries, desc=self.name, disable=not self.progress, unit="img"):
-            item = self.load(path, labels)
-            if isinstance(item, Skipped):
-                self.skipped.append(item)
-                warnings.warn(f"skipped {item.path}: {item.reason}", SkippedImageWarning, stacklevel=2)
+    def samples(self, *, client=None, partition_size: int = 16, progress=None, cancel=None,
+                checkpoint=None) -> Iterator[FaceSample]:
+        """Iterate with run settings: detection (of the files not in the index yet) runs with
+        ``client``, ``partition_size``, ``checkpoint``, ``progress`` (default: the data set's) and
+        ``cancel`` as in :func:`facewidget.runs.run`; then every usable image is loaded and yielded."""
+        from .io import load_image
+        from .runs.face_index import face_from_row, index_name
+        from .runs.progress import progress_callback
+
+        self.skipped, self.cancelled, self.run_manifest = [], False, None
+        callback, bar = progress_callback(self.progress if progress is None else progress, self.name)
+        try:
+            index = self.detect(client=client, partition_size=partition_size, progress=callback, cancel=cancel,
+                                checkpoint=checkpoint)
+        finally:
+            if bar is not None:
+                bar.close()
+        self.run_manifest = index.manifest
+        self.cancelled = bool(index.manifest and index.manifest.get("cancelled"))
+        rows = {r["path"]: r for r in index.rows}
+        for k, (path, labels) in enumerate(self.entries):
+            row = rows.get(index_name(path))
+            if row is None:  # cancelled before this image was detected
                 continue
-            yield item
+            reason = row["reason"]
+            if row["status"] == "ok":
+                try:
+                    image = load_image(path)
+                except (ImageError, OSError) as exc:  # changed or removed since it was indexed
+                    reason = f"unreadable image: {exc}"
+                else:
+                    yield FaceSample(path, image, face_from_row(row), dict(labels))
+                    continue
+            item = Skipped(path, reason, k)
+            self.skipped.append(item)
+            warnings.warn(f"skipped {item.path}: {item.reason}", SkippedImageWarning, stacklevel=2)
+
+    def __iter__(self) -> Iterator[FaceSample]:
+        return self.samples()
 
 
 class LFWDataset(FaceDataset):

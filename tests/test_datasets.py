@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facewidget.errors import ParameterError
+
 from facewidget.datasets import (DatasetError, FaceSample, Skipped, SkippedImageWarning, csv_dataset, image_folder,
                                  lfw, parse_pairs)
 
@@ -91,3 +93,125 @@ def test_csv_of_paths_and_labels(tmp_path, sample_images, sample_faces):
         csv_dataset(tmp_path / "bad.csv")
     with pytest.raises(DatasetError, match="unknown label"):
         csv_dataset(tmp_path / "index.csv", label_columns=["race"])
+
+
+class CountingDetector:
+    """A named detector (it has a ``config``) answering from the session's detections; counts its calls."""
+
+    def __init__(self, sample_images, sample_faces, config="sample-faces"):
+        self.detect, self.config, self.calls = cached_detector(sample_images, sample_faces), config, 0
+
+    def __call__(self, image):
+        self.calls += 1
+        return self.detect(image)
+
+
+@pytest.fixture()
+def folder(tmp_path, sample_images):
+    root = tmp_path / "faces"
+    root.mkdir()
+    for name in ("obama", "obama2", "biden"):
+        Image.fromarray(sample_images[name]).save(root / f"{name}.png")
+    Image.fromarray(np.full((120, 120, 3), 127, np.uint8)).save(root / "x_blank.png")
+    (root / "y_broken.jpg").write_bytes(b"not an image")
+    return root
+
+
+def test_a_second_iteration_reuses_the_face_index(folder, tmp_path, sample_images, sample_faces):
+    """Iterating detects through the face index: the same files are never detected twice, by this
+    data set object or a new one; another detector configuration detects again."""
+    from facewidget.datasets import face_index
+
+    store = tmp_path / "index.parquet"
+    det = CountingDetector(sample_images, sample_faces)
+    ds = image_folder(folder, progress=False, detector=det, index=store)
+    with pytest.warns(SkippedImageWarning):
+        first = list(ds)
+    assert det.calls == 4  # the unreadable file never reaches the detector
+    assert ds.run_manifest["name"] == "face index" and ds.run_manifest["done_items"] == 5
+    with pytest.warns(SkippedImageWarning):
+        second = list(ds)
+    again = image_folder(folder, progress=False, detector=det, index=store)
+    with pytest.warns(SkippedImageWarning):
+        third = list(again)
+    assert det.calls == 4 and ds.run_manifest is None and again.run_manifest is None
+    assert [s.path.name for s in first] == [s.path.name for s in third] == ["biden.png", "obama.png", "obama2.png"]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.face.landmarks, b.face.landmarks)
+        assert a.face.box == b.face.box and a.labels == b.labels == {"folder": "faces"}
+    np.testing.assert_allclose(first[0].face.landmarks, sample_faces["biden"][0].landmarks)
+    # the index a data-set run reads is the one the iteration filled: nothing to detect
+    assert face_index(ds).detected == 0 and det.calls == 4
+    other = CountingDetector(sample_images, sample_faces, config="another configuration")
+    with pytest.warns(SkippedImageWarning):
+        list(image_folder(folder, progress=False, detector=other, index=store))
+    assert other.calls == 4
+
+
+def test_skips_carry_the_index_reasons_and_positions(folder, tmp_path, sample_images, sample_faces):
+    from facewidget.datasets import face_index
+
+    ds = image_folder(folder, progress=False, detector=CountingDetector(sample_images, sample_faces),
+                      index=tmp_path / "index.parquet")
+    with pytest.warns(SkippedImageWarning) as caught:
+        list(ds)
+    assert [(s.index, s.path.name) for s in ds.skipped] == [(3, "x_blank.png"), (4, "y_broken.jpg")]
+    assert ds.skipped[0].reason == "no face detected" and ds.skipped[1].reason.startswith("unreadable image")
+    assert {(str(s.path.resolve()), s.reason) for s in ds.skipped} == set(face_index(ds).skipped)
+    assert sorted(str(w.message) for w in caught) == [f"skipped {s.path}: {s.reason}" for s in ds.skipped]
+
+
+def test_an_unnamed_detector_is_kept_in_memory_and_still_detects_once(folder, sample_images, sample_faces):
+    """A closure cannot be told from another closure by name: its detections never reach the cache,
+    but the data set object keeps them, so its second iteration detects nothing."""
+    calls = []
+    inner = cached_detector(sample_images, sample_faces)
+
+    def detect(image):
+        calls.append(image.shape)
+        return inner(image)
+
+    ds = image_folder(folder, progress=False, detector=detect)
+    with pytest.warns(SkippedImageWarning):
+        list(ds)
+    with pytest.warns(SkippedImageWarning):
+        got = list(ds)
+    assert len(calls) == 4 and len(got) == 3
+    assert ds.detect().path is None  # never written to a Parquet file
+    fresh = image_folder(folder, progress=False, detector=detect)
+    with pytest.warns(SkippedImageWarning):
+        list(fresh)
+    assert len(calls) == 8  # another data set object: its own memory
+    with pytest.raises(ParameterError, match="config"):
+        image_folder(folder, detector=detect, index=folder / "index.parquet")
+    from facewidget.datasets import face_index
+
+    with pytest.raises(ParameterError, match="config"):
+        face_index(folder, detector=lambda image: [], path=folder / "index.parquet")
+
+
+def test_iteration_reports_progress_and_cancel_yields_the_detected_part(folder, tmp_path, sample_images,
+                                                                        sample_faces):
+    import threading
+
+    from facewidget.explainers.engine import ProgressUpdate
+
+    updates, stop = [], threading.Event()
+
+    def progress(update):
+        updates.append(update)
+        stop.set()  # after the first partition
+
+    det = CountingDetector(sample_images, sample_faces)
+    ds = image_folder(folder, detector=det, index=tmp_path / "index.parquet", progress=progress)
+    got = list(ds.samples(partition_size=2, cancel=stop))
+    assert [(u.done, u.total, u.phase) for u in updates] == [(2, 5, "face index")]
+    assert all(isinstance(u, ProgressUpdate) for u in updates)
+    assert ds.cancelled and ds.run_manifest["cancelled"] and det.calls == 2
+    assert [s.path.name for s in got] == ["biden.png", "obama.png"] and not ds.skipped
+    with pytest.warns(SkippedImageWarning):
+        rest = list(ds)  # the rest is detected now, the first two are reused
+    assert det.calls == 4 and not ds.cancelled and len(rest) == 3
+    with pytest.raises(ParameterError):
+        image_folder(folder, progress="yes")

@@ -127,6 +127,68 @@ def test_single_face_evaluation_beats_random(region_pairs):
     assert ev.beats_random() == {"deletion": True, "insertion": True}, (ev.deletion.auc, ev.random_deletion.auc)
 
 
+def _same_single(x, y):
+    for name in ("deletion", "insertion", "random_deletion", "random_insertion"):
+        cx, cy = getattr(x, name), getattr(y, name)
+        assert cx.auc == cy.auc and cx.clean == cy.clean
+        np.testing.assert_array_equal(cx.value, cy.value)
+
+
+def test_single_evaluation_is_a_run_with_the_same_result_for_any_partition_size(region_pairs, tmp_path):
+    """evaluate_single explains one chip per run item: partition sizes 1, 3 and one partition give
+    the same curves; progress gets a ProgressUpdate per merged partition, then per curve step."""
+    import threading
+
+    model, a, b, _ = region_pairs
+    ref = model.embed(b[:1])
+    target = fw.explainers.CallableTarget(lambda out: model.similarity(out, ref))
+    kw = dict(method="occlusion", steps=4, seed=3)
+    whole = fw.evaluate.evaluate_single(model, a, target, partition_size=len(a), **kw)
+    updates = []
+    ones = fw.evaluate.evaluate_single(model, a, target, partition_size=1, progress=updates.append, **kw)
+    threes = fw.evaluate.evaluate_single(model, a, target, partition_size=3, **kw)
+    _same_single(ones, whole)
+    _same_single(threes, whole)
+    assert ones.params["run"]["n_partitions"] == 5 and threes.params["run"]["n_partitions"] == 2
+    assert [u.done for u in updates if u.phase == "single maps"] == [1, 2, 3, 4, 5]
+    assert [u.phase for u in updates].count("curve") == 4 * (4 + 1)  # four curves of steps + 1 points
+    assert not ones.params["cancelled"]
+    # one map per chip, as explaining each chip alone gives
+    from facewidget.explainers.base import get_method
+
+    direct = get_method("occlusion")(model, a[2:3], [target], seed=3).saliency[0]
+    maps = fw.evaluate.single_signed_maps(model, a, target, "occlusion", seed=3, partition_size=2)
+    np.testing.assert_array_equal(maps[2], np.asarray(direct))
+
+    # cancel after the first partition: the curves cover the finished chips; the checkpoint resumes
+    stop = threading.Event()
+    part = fw.evaluate.evaluate_single(model, a, target, partition_size=2, checkpoint=tmp_path / "ck",
+                                       progress=lambda u: u.phase == "single maps" and stop.set(), cancel=stop, **kw)
+    assert part.params["cancelled"] and part.params["run"]["items"] == [0, 1]
+    _same_single(part, fw.evaluate.evaluate_single(model, a[:2], target, **kw))
+    rest = fw.evaluate.evaluate_single(model, a, target, partition_size=2, checkpoint=tmp_path / "ck", **kw)
+    assert rest.params["run"]["reused_partitions"] == [0]
+    _same_single(rest, whole)
+    # the folder belongs to these chips, this method and seed: another run refuses it
+    from facewidget.runs import CheckpointError
+
+    for other in (dict(kw, seed=4), dict(kw, method="rise", n=50)):
+        with pytest.raises(CheckpointError):
+            fw.evaluate.evaluate_single(model, a, target, partition_size=2, checkpoint=tmp_path / "ck", **other)
+    with pytest.raises(CheckpointError):
+        fw.evaluate.evaluate_single(model, a.flip(-1), target, partition_size=2, checkpoint=tmp_path / "ck", **kw)
+
+
+def test_pair_evaluation_same_result_for_any_partition_size(region_pairs):
+    model, a, b, genuine = region_pairs
+    kw = dict(method="occlusion", steps=4, threshold=STRICT_THRESHOLD)
+    whole = evaluate_pairs(model, (a, b), genuine, partition_size=len(a), **kw)
+    for size in (1, 3):
+        other = evaluate_pairs(model, (a, b), genuine, partition_size=size, **kw)
+        assert other.summary() == {**whole.summary(), "params": other.summary()["params"]}
+        np.testing.assert_array_equal(other.deletion.accuracy, whole.deletion.accuracy)
+
+
 def test_corrrise_beats_random_on_a_known_evidence_model(region_pairs):
     model, a, b, genuine = region_pairs
     ev = evaluate_pairs(model, (a, b), genuine, "corrrise", n=300, steps=8, threshold=STRICT_THRESHOLD)

@@ -22,6 +22,7 @@ import torch
 
 from ..errors import ParameterError, FacewidgetError, ShapeError
 from ..runs import Composite, Keyed, MeanVar, ModelHandle, SkipItem, Table, fingerprint, run
+from ..runs.progress import progress_callback
 from .atlas import N_VERTICES
 from .canonical_map import CanonicalMap
 from .regions import REGION_NAMES, region_label_texture
@@ -356,7 +357,7 @@ def model_map(images: Iterable, model=None, target=None, *, method="cis", groups
         raise ParameterError("method", method, "'cis' or a callable (image, face, model, target) -> photo map")
     if groups is not None and not isinstance(groups, str) and not callable(groups):
         raise ParameterError("groups", groups, "None, a label column name or a callable")
-    callback, bar = _progress_callback(progress, "model map")
+    callback, bar = progress_callback(progress, "model map")
     try:
         items, skipped = _plan(images, client=client, cancel=cancel)
         inner = getattr(images, "skipped", None)  # a FaceDataset iterated before reports its own skips
@@ -405,21 +406,3 @@ def _skipped_warning():
     return SkippedImageWarning
 
 
-def _progress_callback(progress, desc: str):
-    """(callback, bar): a ProgressUpdate callback for ``progress`` (a callable, True for tqdm, or None)."""
-    if progress is None or progress is False:
-        return None, None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc=desc, unit="img")
-
-        def callback(update):
-            bar.total = update.total
-            bar.n = update.done
-            bar.refresh()
-
-        return callback, bar
-    if not callable(progress):
-        raise ParameterError("progress", progress, "a callable, True or None")
-    return progress, None

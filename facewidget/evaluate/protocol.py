@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -56,6 +57,70 @@ class PairMapWork:
         return {"index": i, "a": np.asarray(res.saliency[0]), "b": np.asarray(res.saliency[1])}
 
 
+class SingleMapWork:
+    """Per-chip work: the signed map of one target on one chip."""
+
+    def __init__(self, model, target, method: str, seed: int, params: dict):
+        from ..runs import ModelHandle
+
+        self.handle, self.target, self.method = ModelHandle(model), target, method
+        self.seed, self.params = int(seed), dict(params)
+
+    def __call__(self, item) -> dict:
+        i, chip = item
+        model = self.handle.model
+        res = get_method(self.method)(model, chip[None].to(model.device), [self.target], seed=self.seed,
+                                      **self.params)
+        return {"index": i, "map": np.asarray(res.saliency[0])}
+
+
+def _map_run(items: list, work, chips: list, *, client, partition_size: int, checkpoint, progress, cancel,
+             name: str, run_info: dict | None) -> dict:
+    """The per-item map run of the protocols: one item per chip (or pair of chips), a
+    :class:`~facewidget.runs.Table` of maps sorted by item. Returns the table (empty when nothing
+    finished); ``run_info`` receives the manifest and the indices of the finished items.
+
+    A ``checkpoint`` folder is keyed by the method, seed, params, model (name and weights hash),
+    the chips' bytes and the target's ``describe()``: two targets with the same description (e.g.
+    similarity to different references) need different folders."""
+    from ..runs import Table, fingerprint, run
+
+    model = work.handle.model
+    digest = hashlib.sha256()
+    for c in chips:  # the checkpoint key covers the chips themselves, not only their count
+        digest.update(np.ascontiguousarray(c.detach().cpu().numpy()).tobytes())
+    target = getattr(work, "target", None)  # described, not repr'd: a repr holding an address changes every process
+    described = target.describe() if hasattr(target, "describe") else getattr(target, "__name__", None)
+    key = fingerprint(name, type(work).__name__, work.method, work.seed, sorted((k, repr(v)) for k, v in work.params.items()),
+                      described, model.config.name, model.config.weights_sha256, digest.hexdigest(), len(items))
+    result = run(items, work, Table(), client=client, partition_size=partition_size, checkpoint=checkpoint,
+                 progress=progress, cancel=cancel, name=name, key=key)
+    table = result.accumulator.result()
+    if run_info is not None:
+        run_info.update(result.manifest, items=[int(i) for i in table.get("index", [])])
+    return table
+
+
+def _finished_items(info: dict, minimum: int, what: str) -> np.ndarray | None:
+    """After a cancelled map run: the indices of the finished items (None when not cancelled);
+    fewer than ``minimum`` raise :class:`~facewidget.errors.CancelledError`."""
+    if not info.get("cancelled"):
+        return None
+    from ..errors import CancelledError
+
+    done = np.asarray(info["items"], dtype=np.int64)
+    if len(done) < minimum:
+        raise CancelledError(f"{what} evaluation cancelled after {len(done)} {what}(s)")
+    return done
+
+
+def _curves(curve, maps: tuple, random: tuple, **kw) -> dict:
+    """Deletion and insertion of the method's maps and of random maps (the four curves of a protocol)."""
+    return {"deletion": curve(*maps, mode="deletion", **kw), "insertion": curve(*maps, mode="insertion", **kw),
+            "random_deletion": curve(*random, mode="deletion", **kw),
+            "random_insertion": curve(*random, mode="insertion", **kw)}
+
+
 def pair_signed_maps(model, chips_a, chips_b, method: str = "corrrise", *, seed: int = 0, client=None,
                      partition_size: int = 8, checkpoint=None, progress=None, cancel=None, run_info: dict | None = None,
                      **params):
@@ -63,20 +128,31 @@ def pair_signed_maps(model, chips_a, chips_b, method: str = "corrrise", *, seed:
 
     A run on :func:`facewidget.runs.run` (one pair per item): ``client``, ``partition_size``,
     ``checkpoint``, ``progress`` and ``cancel`` as there. Cancelled, the maps of the finished pairs
-    are returned (fewer than P); ``run_info`` (a dict) receives the run's manifest."""
-    from ..runs import Table, run
-
+    are returned (fewer than P); ``run_info`` (a dict) receives the run's manifest and ``items``,
+    the indices of the finished pairs."""
     items = [(i, chips_a[i].detach().cpu(), chips_b[i].detach().cpu()) for i in range(len(chips_a))]
-    result = run(items, PairMapWork(model, method, seed, params), Table(), client=client,
-                 partition_size=partition_size, checkpoint=checkpoint, progress=progress, cancel=cancel,
-                 name="pair maps")
-    if run_info is not None:
-        run_info.update(result.manifest, pairs=[int(i) for i in result.accumulator.result().get("index", [])])
-    table = result.accumulator.result()
+    table = _map_run(items, PairMapWork(model, method, seed, params), [chips_a, chips_b], client=client,
+                     partition_size=partition_size, checkpoint=checkpoint, progress=progress, cancel=cancel,
+                     name="pair maps", run_info=run_info)
     if not table:
         h, w = chips_a.shape[-2:]
         return np.zeros((0, h, w), np.float32), np.zeros((0, h, w), np.float32)
     return np.stack(table["a"]), np.stack(table["b"])
+
+
+def single_signed_maps(model, chips, target, method: str = "corrrise", *, seed: int = 0, client=None,
+                       partition_size: int = 8, checkpoint=None, progress=None, cancel=None,
+                       run_info: dict | None = None, **params) -> np.ndarray:
+    """Signed chip maps (B, h, w) of ``target`` on every chip (B, 3, h, w), one chip per item of a
+    run on :func:`facewidget.runs.run` (arguments and cancel as :func:`pair_signed_maps`). On a
+    Dask client the target must pickle."""
+    items = [(i, chips[i].detach().cpu()) for i in range(len(chips))]
+    table = _map_run(items, SingleMapWork(model, target, method, seed, params), [chips], client=client,
+                     partition_size=partition_size, checkpoint=checkpoint, progress=progress, cancel=cancel,
+                     name="single maps", run_info=run_info)
+    if not table:
+        return np.zeros((0, *chips.shape[-2:]), np.float32)
+    return np.stack(table["map"])
 
 
 def evidence_maps(signed: np.ndarray, genuine: np.ndarray) -> np.ndarray:
@@ -145,13 +221,8 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
     signed_a, signed_b = pair_signed_maps(model, a, b, method, seed=seed, client=client,
                                           partition_size=partition_size, checkpoint=checkpoint, progress=progress,
                                           cancel=cancel, run_info=info, **params)
-    cancelled = bool(info.get("cancelled"))
-    if cancelled:
-        from ..errors import CancelledError
-
-        done = np.asarray(info["pairs"], dtype=np.int64)
-        if len(done) < 2:
-            raise CancelledError(f"pair evaluation cancelled after {len(done)} pair(s)")
+    done = _finished_items(info, 2, "pair")
+    if done is not None:
         a, b, genuine = a[done], b[done], genuine[done]
     ma, mb = evidence_maps(signed_a, genuine), evidence_maps(signed_b, genuine)
     size = tuple(a.shape[-2:])
@@ -159,16 +230,13 @@ def evaluate_pairs(model, pairs, genuine, method: str = "corrrise", *, seed: int
     rb = random_maps(len(a), size, seed=random_seed + 1, cell=random_cell)
     # the curves report their steps to the same progress; a cancel during them raises with the
     # partial curve (a cancel during the maps already ended that phase)
-    kw = dict(steps=steps, threshold=threshold, images=images, seed=seed, progress=progress,
-              cancel=None if cancelled else cancel)
+    curves = _curves(lambda *maps, **kw: pair_curve(model, a, b, *maps, genuine, **kw), (ma, mb), (ra, rb),
+                     steps=steps, threshold=threshold, images=images, seed=seed, progress=progress,
+                     cancel=None if done is not None else cancel)
     return PairEvaluation(
-        method=method,
-        deletion=pair_curve(model, a, b, ma, mb, genuine, mode="deletion", **kw),
-        insertion=pair_curve(model, a, b, ma, mb, genuine, mode="insertion", **kw),
-        random_deletion=pair_curve(model, a, b, ra, rb, genuine, mode="deletion", **kw),
-        random_insertion=pair_curve(model, a, b, ra, rb, genuine, mode="insertion", **kw),
+        method=method, **curves,
         params={"seed": seed, "steps": steps, "images": images, "random_seed": random_seed,
-                "random_cell": random_cell, "cancelled": cancelled, "run": info, **params},
+                "random_cell": random_cell, "cancelled": done is not None, "run": info, **params},
     )
 
 
@@ -189,24 +257,33 @@ class SingleEvaluation:
 
 
 def evaluate_single(model, chips: torch.Tensor, target, method: str = "corrrise", *, seed: int = 0, steps: int = 20,
-                    random_seed: int = 12345, random_cell: int | None = None, **params) -> SingleEvaluation:
+                    random_seed: int = 12345, random_cell: int | None = None, client=None, partition_size: int = 8,
+                    checkpoint=None, progress=None, cancel=None, **params) -> SingleEvaluation:
     """Explain ``target`` (a Target or callable outputs → (B,)) on every chip (B, 3, h, w) with
     ``method``, then deletion and insertion curves of the target for those maps (positive part of
-    the signed maps rank first: the pixels that raise the target) and for random maps."""
+    the signed maps rank first: the pixels that raise the target) and for random maps.
+
+    The maps are a run over the chips (:func:`single_signed_maps`: ``client``, ``partition_size``,
+    ``checkpoint``, ``progress``, ``cancel``; the same maps in-process, on a cluster and for any
+    partition size); cancelled, the curves cover the chips whose maps were finished and
+    ``params["cancelled"]`` is True. The four curves then report their steps to ``progress``
+    (phase ``"curve"``) and honour ``cancel``; ``seed`` also breaks the curves' ties."""
     from ..explainers.targets import CallableTarget, Target
 
     tgt = target if isinstance(target, Target) else CallableTarget(target)
-    chips = chips.to(model.device)
-    fn = get_method(method)
-    maps = np.stack([fn(model, chips[i:i + 1], [tgt], seed=seed, **params).saliency[0]  # signed: see evidence_maps
-                     for i in range(len(chips))])
+    if not isinstance(chips, torch.Tensor) or chips.ndim != 4:
+        raise ShapeError(f"chips must be a (B, 3, h, w) tensor; got {getattr(chips, 'shape', type(chips).__name__)}")
+    info: dict = {}
+    maps = single_signed_maps(model, chips, tgt, method, seed=seed, client=client, partition_size=partition_size,
+                              checkpoint=checkpoint, progress=progress, cancel=cancel, run_info=info, **params)
+    done = _finished_items(info, 1, "chip")
+    chips = (chips if done is None else chips[done]).to(model.device)
     rand = random_maps(len(chips), tuple(chips.shape[-2:]), seed=random_seed, cell=random_cell)
-    kw = dict(steps=steps)
-    return SingleEvaluation(method, single_curve(model, chips, maps, tgt, mode="deletion", **kw),
-                            single_curve(model, chips, maps, tgt, mode="insertion", **kw),
-                            single_curve(model, chips, rand, tgt, mode="deletion", **kw),
-                            single_curve(model, chips, rand, tgt, mode="insertion", **kw),
-                            params={"seed": seed, "steps": steps, "random_seed": random_seed, **params})
+    curves = _curves(lambda m, **kw: single_curve(model, chips, m, tgt, **kw), (maps,), (rand,), steps=steps,
+                     seed=seed, progress=progress, cancel=None if done is not None else cancel)
+    return SingleEvaluation(method, **curves,
+                            params={"seed": seed, "steps": steps, "random_seed": random_seed,
+                                    "random_cell": random_cell, "cancelled": done is not None, "run": info, **params})
 
 
 # -- model randomisation ---------------------------------------------------------------------------

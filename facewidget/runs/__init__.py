@@ -10,8 +10,9 @@ from .accumulators import (Accumulator, Composite, Histogram, Keyed, MapStats, M
 from .core import (DEFAULT_PARTITION_SIZE, CheckpointError, MissingExtraError, RunResult, Skip, SkipItem,
                    fingerprint, local_client, require_distributed, run)
 from .models import ModelHandle, load_from_spec, model_spec
+from .progress import progress_callback
 
 __all__ = ["Accumulator", "CheckpointError", "Composite", "DEFAULT_PARTITION_SIZE", "Histogram", "Keyed",
            "MapStats", "MeanVar", "MissingExtraError", "ModelHandle", "RunResult", "Skip", "SkipItem", "Table",
            "arrays_equal", "fingerprint", "from_arrays", "load_from_spec", "local_client", "model_spec",
-           "require_distributed", "run"]
+           "progress_callback", "require_distributed", "run"]
