@@ -10,7 +10,7 @@ from . import data, quality
 from .align import ARCFACE_112, DLIB_5, AlignedFaces, AlignmentTemplate, align_faces, warp_to_chip, warp_to_image
 from .canonical import CanonicalFace, canonical_face
 from .errors import (AssetError, AssetIntegrityError, AssetUnavailableError, CancelledError, EmptyImageError,
-                     FacewidgetError, ImageError, ImageTooLargeError, ModelError, NoFaceError,
+                     FacewidgetError, ImageError, ImageTooLargeError, MissingExtraError, ModelError, NoFaceError,
                      NonFiniteImageError, ParameterError, ShapeError, TruncatedImageError, UnreadableImageError,
                      UnsupportedImageModeError, UnsupportedOperationError)
 from .faces import Face, FaceDetector, detect_face, detect_faces
@@ -40,7 +40,7 @@ def export_html(source, path, *, title=None, photo_quality=90):
 __all__ = [
     "ARCFACE_112", "DLIB_5", "AlignedFaces", "AlignmentTemplate", "AssetError", "AssetIntegrityError",
     "AssetUnavailableError", "CancelledError", "CanonicalFace", "EmptyImageError", "Face", "FaceDetector",
-    "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "ModelError", "NoFaceError", "NonFiniteImageError",
+    "FaceModel", "FacewidgetError", "ImageError", "ImageTooLargeError", "MissingExtraError", "ModelError", "NoFaceError", "NonFiniteImageError",
     "ParameterError", "ShapeError", "TruncatedImageError", "UnreadableImageError", "UnsupportedImageModeError",
     "UnsupportedOperationError", "align_faces", "canonical_face", "data", "detect_face", "detect_faces",
     "export_html", "load_image", "load_model", "ModelConfig", "quality", "show", "warp_to_chip", "warp_to_image",

@@ -100,5 +100,9 @@ class UnsupportedOperationError(FacewidgetError, TypeError):
     """The operation needs something the model cannot give (e.g. gradients of a black-box model)."""
 
 
+class MissingExtraError(FacewidgetError, ImportError):
+    """An optional dependency is not installed; the message names the extra (or package) to install."""
+
+
 class CancelledError(FacewidgetError):
     """A long computation was cancelled by its caller."""

@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedOperationError
-from ..runs.core import MissingExtraError
+from ..errors import MissingExtraError
 from .curves import _as_chips, _as_maps
 
 QUANTUS_VERSION = "0.6.0"
@@ -70,7 +70,7 @@ METRICS = ("faithfulness_correlation", "pixel_flipping", "mprt")
 
 
 def require_quantus():
-    """The ``quantus`` module, or :class:`~facewidget.runs.MissingExtraError` saying how to install it."""
+    """The ``quantus`` module, or :class:`~facewidget.errors.MissingExtraError` saying how to install it."""
     try:
         import quantus
     except ImportError as exc:

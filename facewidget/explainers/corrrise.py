@@ -73,15 +73,16 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
     design = control_design(source, p["controls"], p["correlation"])
     used = {**p, "mask_source": source.describe()}
 
-    def correlation(moments, p_values: bool = True):
-        """Signed maps and their p-values: control-variate estimate where the design has one."""
-        if design is not None:
-            return controlled_correlation(moments, p_values=p_values)
-        corr = moments.pearson()
-        return corr, pearson_p_values(corr, moments.n) if p_values else None
+    def signed(moments) -> torch.Tensor:
+        """The signed maps: control-variate estimate where the design has one."""
+        return moments.pearson() if design is None else controlled_correlation(moments, p_values=False)[0]
 
-    auto = None if n is not None else AutoStop(lambda m: correlation(m, p_values=False)[0],
-                                               target=float(p["reliability"]), n_max=int(p["n_max"]))
+    def correlation(moments) -> tuple[torch.Tensor, torch.Tensor]:
+        """The signed maps and their p-values."""
+        corr, p_values = (moments.pearson(), None) if design is None else controlled_correlation(moments)
+        return corr, pearson_p_values(corr, moments.n) if p_values is None else p_values
+
+    auto = None if n is not None else AutoStop(signed, target=float(p["reliability"]), n_max=int(p["n_max"]))
     total = n if n is not None else int(p["n_max"])
 
     def maps_of(moments):

@@ -48,7 +48,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import FacewidgetError, ImageError, NoFaceError, ParameterError
+from ..errors import FacewidgetError, ImageError, MissingExtraError, NoFaceError, ParameterError
 from ..explainers.engine import ProgressUpdate, is_cancelled
 from .accumulators import Accumulator, from_arrays
 
@@ -61,10 +61,6 @@ class SkipItem(FacewidgetError):
 
 class CheckpointError(FacewidgetError):
     """A checkpoint folder belongs to another run (other items, work or partitioning)."""
-
-
-class MissingExtraError(FacewidgetError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
 
 
 @dataclass(frozen=True)

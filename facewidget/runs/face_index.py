@@ -206,7 +206,7 @@ def _require_pyarrow():
         import pyarrow  # noqa: F401
         import pyarrow.parquet  # noqa: F401
     except ImportError as exc:
-        from .core import MissingExtraError
+        from ..errors import MissingExtraError
 
         raise MissingExtraError(f'the face index needs pyarrow (a facewidget dependency): pip install pyarrow — {exc}') from None
 
