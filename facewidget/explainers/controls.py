@@ -114,7 +114,7 @@ def poisson_patch_design(size, side: int, mean_patches: float, cells: int = DEFA
         rx = _band_power_sums(w, s, ex, j)  # (w, cells)
         term = coef * torch.einsum("ya,xb->abyx", ry, rx)
         total += term
-        term_max = float(coef * (s * s) ** j)  # bound on a kernel entry's term
+        term_max = (c * s * s) ** j / math.factorial(j)  # bound on a kernel entry's term
     cov_mx = -(q * q) * total.reshape(cells * cells, h, w) / area[:, None, None]
     weights = torch.zeros(cells * cells, h, w, dtype=torch.float64)
     for a in range(cells):
