@@ -38,6 +38,7 @@ freedom, σ_e² = SSE / (n − R − 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -91,11 +92,16 @@ def _band_power_sums(n: int, side: int, edges: list[int], power: int) -> torch.T
 def poisson_patch_design(size, side: int, mean_patches: float, cells: int = DEFAULT_CELLS) -> ControlDesign | None:
     """Exact control covariances for Poisson(``mean_patches``) squares of ``side`` pixels, uniform
     corners over the positions that touch the (h, w) chip (see the module doc). None when a pixel is
-    kept with probability below 1e-4 (masks that hide nearly everything: nothing to control)."""
+    kept with probability below 1e-4 (masks that hide nearly everything: nothing to control).
+    Cached per design (the tensors are read-only)."""
     h, w = int(size[0]), int(size[1])
     if isinstance(cells, bool) or not isinstance(cells, int) or cells < 1 or cells > min(h, w):
         raise ParameterError("controls", cells, f"an int from 1 to {min(h, w)} (grid cells per side), or 0 for none")
-    s, lam = int(side), float(mean_patches)
+    return _poisson_patch_design(h, w, int(side), float(mean_patches), cells)
+
+
+@functools.lru_cache(maxsize=8)
+def _poisson_patch_design(h: int, w: int, s: int, lam: float, cells: int) -> ControlDesign | None:
     positions = (h + s - 1) * (w + s - 1)
     c = lam / positions
     q = math.exp(-c * s * s)
