@@ -188,3 +188,33 @@ def test_an_overlay_view_with_its_face_is_linked_too(pair):
     CanonicalFaceView(None, {"upper_lip": (region("upper_lip").triangles, 0.3)}, selected_region="").link(plain)
     plain.show_region("upper_lip", region("upper_lip").triangles)
     assert plain.region_outline == {}
+
+
+def test_the_overlays_static_picture_hides_non_significant_pixels_like_the_front_end(sample_images, sample_faces):
+    """The PNG fallback (exports, non-JS front ends) follows the same rule as the live view: pixels
+    outside the ``significant`` mask show the bare photo until ``show_insignificant`` is set."""
+    from facewidget.widgets import OverlayView
+    from tests.widget_data import explained_face
+
+    img, face = sample_images["obama"], sample_faces["obama"][0]
+    ef = explained_face(img, face, {"saliency": (1, 1.0)})
+    s = ef.maps["saliency"]
+    ef.maps["significant"] = (s >= 0.5 * s.max()).astype(np.float32)
+    ef.maps["p_value"] = np.where(ef.maps["significant"] > 0, 1e-4, 0.5).astype(np.float32)
+    view = OverlayView()
+    view.set_explained(ef)
+    view.threshold, view.opacity = 0.0, 1.0
+    hidden = view.render_png().astype(int)
+    view.show_insignificant = True
+    shown = view.render_png().astype(int)
+    bare = OverlayView()
+    bare.set_photo(img)
+    bare.view_box = view.view_box
+    photo = bare.render_png().astype(int)
+    assert hidden.shape == shown.shape == photo.shape
+    differs_hidden = np.abs(hidden - photo).sum(2) > 0
+    differs_shown = np.abs(shown - photo).sum(2) > 0
+    # the significant core is painted either way; the insignificant rim only when asked for
+    assert differs_hidden.sum() > 50
+    assert differs_shown.sum() > 1.5 * differs_hidden.sum()
+    assert np.all(differs_shown[differs_hidden])

@@ -243,6 +243,11 @@ class OverlayView(FaceWidget):
         if self.overlay is None:
             return crop_view(self._image, self.view_box)
         values, aff = self.current_map()
+        # as the front end: non-significant pixels stay transparent unless asked for
+        sig = self.significant
+        mask = None
+        if sig is not None and not self.show_insignificant and list(sig["shape"]) == list(values.shape):
+            mask = decode_payload(sig)
         return crop_view(overlay_on_photo(self._image, values, aff, colormap=self.colormap,
                                           diverging_colormap=self.diverging_colormap, scale=self.scale,
-                                          threshold=self.threshold, opacity=self.opacity), self.view_box)
+                                          threshold=self.threshold, opacity=self.opacity, mask=mask), self.view_box)
