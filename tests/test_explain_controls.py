@@ -10,9 +10,10 @@ import torch
 from .explain_helpers import one_thread, pair_streams, tiny_model
 from facewidget.errors import ParameterError
 from facewidget.explainers.base import get_method
-from facewidget.explainers.controls import controlled_correlation, explained_share, poisson_patch_design
+from facewidget.explainers.controls import (control_design, controlled_correlation, controlled_rise, explained_share,
+                                           poisson_patch_design)
 from facewidget.explainers.engine import MaskMoments, masks_for_range, run_masks
-from facewidget.explainers.masks import PatchMasks
+from facewidget.explainers.masks import GridMasks, PatchMasks
 from facewidget.explainers.targets import CallableTarget
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
@@ -20,13 +21,20 @@ _one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
 SIZE = (24, 20)
 
 
-def _source(seed=0):
+def _source(seed=0, kind="patches"):
+    if kind == "grid":
+        return GridMasks(SIZE, cells=4, keep=0.5)  # 6×5-pixel cells, bilinear, shifted
     return PatchMasks(SIZE, patches=3, patch=8 * 112 / 20, seed=seed)  # 8-pixel squares
 
 
-def test_exact_covariances_equal_a_monte_carlo_of_the_masks():
-    src = _source()
-    design = poisson_patch_design(SIZE, src.side, src.patches, cells=4)
+def _design(src, cells=4):
+    return control_design(src, cells)
+
+
+@pytest.mark.parametrize("kind", ["patches", "grid"])
+def test_exact_covariances_equal_a_monte_carlo_of_the_masks(kind):
+    src = _source(kind=kind)
+    design = _design(src)
     n = 60000
     m = masks_for_range(src, 7, 0, n, "cpu").reshape(n, -1).double()
     x = 1 - m @ design.weights.T
@@ -38,6 +46,8 @@ def test_exact_covariances_equal_a_monte_carlo_of_the_masks():
     assert float((empirical - design.cov_mx).abs().max()) < 0.02 * scale
     assert float(((empirical - design.cov_mx) ** 2).mean().sqrt()) < 0.008 * scale
     assert float(mc.pow(2).mean()) == pytest.approx(float(design.var_m.mean()), rel=0.01)
+    assert float((mc.pow(2).mean(0).reshape(SIZE) - design.var_m).abs().max()) < 0.02 * float(design.var_m.max())
+    assert float((m.mean(0).reshape(SIZE) - design.mean_m).abs().max()) < 0.02
     # the weights are each cell's occluded fraction: they sum to one over the cell
     assert torch.allclose(design.weights.sum(1), torch.ones(16, dtype=torch.float64))
 
@@ -50,23 +60,27 @@ def _evidence_scores(masks: torch.Tensor, generator) -> torch.Tensor:
     return (torch.tanh(3 * corner) + 0.4 * side + noise)[None]
 
 
-def _moments(seed, n, cells=4):
-    src = _source(seed)
-    design = poisson_patch_design(SIZE, src.side, src.patches, cells=cells)
-    mom = MaskMoments(1, SIZE, "cpu", controls=design)
+def _moments(seed, n, kind="patches", cells=4):
+    src = _source(seed, kind)
+    mom = MaskMoments(1, SIZE, "cpu", controls=_design(src, cells))
     masks = masks_for_range(src, seed, 0, n, "cpu").double()
     mom.add(masks, _evidence_scores(masks, torch.Generator().manual_seed(seed)))
     return mom
 
 
-def test_same_estimand_as_the_plain_correlation_with_less_variance():
+@pytest.mark.parametrize("kind, plain_fn, controlled_fn", [
+    ("patches", lambda m: m.pearson(), controlled_correlation),  # CorrRISE
+    ("grid", lambda m: m.pearson(), controlled_correlation),     # CorrRISE with RISE masks
+    ("grid", lambda m: m.rise(), controlled_rise),               # RISE
+])
+def test_same_estimand_as_the_plain_estimate_with_less_variance(kind, plain_fn, controlled_fn):
     """Over 40 seeds the controlled and the plain maps have the same mean (the control term has
     expectation zero), and the controlled maps scatter less around it."""
     plain, ctrl = [], []
     for seed in range(40):
-        mom = _moments(seed, 240)
-        plain.append(mom.pearson()[0].numpy())
-        ctrl.append(controlled_correlation(mom)[0][0].numpy())
+        mom = _moments(seed, 240, kind)
+        plain.append(plain_fn(mom)[0].numpy())
+        ctrl.append(controlled_fn(mom)[0][0].numpy())
     plain, ctrl = np.array(plain), np.array(ctrl)
     se = np.sqrt((plain.var(0) + ctrl.var(0)) / 40)
     z = (plain.mean(0) - ctrl.mean(0)) / se
@@ -77,7 +91,9 @@ def test_same_estimand_as_the_plain_correlation_with_less_variance():
 
 def test_p_values_are_uniform_where_the_scores_do_not_depend_on_the_mask():
     """Pixels more than a square away from all evidence are independent of the score: over 300
-    seeds their p-values are uniform (5 % below 0.05, binomial bounds at about 4 sigma)."""
+    seeds their p-values are uniform (5 % below 0.05, binomial bounds at about 4 sigma).
+    (Patch masks: a pixel's mask value is independent of every pixel a square away; grid masks
+    correlate over the whole bilinear grid, so they have no such null pixel.)"""
     far = [(20, 3), (22, 10)]  # > 8 px from the corner and from the two right-hand pixels
     near = (4, 4)
     hits, near_hits = np.zeros(len(far)), 0
@@ -102,8 +118,13 @@ def test_corrrise_uses_controls_by_default_and_records_them():
     plain = fn(model, chips, [target], seed=1, n=300, controls=0)
     assert plain.params["control_variates"] is None
     assert not np.array_equal(plain.saliency, res.saliency)
+    grid = fn(model, chips, [target], seed=1, n=300, masks="grid")
+    assert grid.params["control_variates"]["count"] == 36
+    rise = get_method("rise")(model, chips, [target], seed=1, n=300)
+    assert rise.params["control_variates"]["count"] == 36
+    assert get_method("rise")(model, chips, [target], seed=1, n=300, controls=0).params["control_variates"] is None
     # designs without exact covariances use the plain estimate, and say so
-    for params in (dict(masks="grid"), dict(patch_count="fixed"), dict(placement="sobol"), dict(correlation="spearman")):
+    for params in (dict(patch_count="fixed"), dict(placement="sobol"), dict(correlation="spearman")):
         assert fn(model, chips, [target], seed=1, n=64, **params).params["control_variates"] is None, params
     for bad in (-1, 1.5, "6", True, 33):
         with pytest.raises(ParameterError) as err:

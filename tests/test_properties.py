@@ -185,7 +185,7 @@ _VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10, 40), st.floats(all
                    st.text(max_size=6), st.lists(st.integers(-2, 5), max_size=3))
 _PARAMS = {
     "corrrise": ["n", "patch", "patches", "masks", "correlation", "batch_size", "cells", "keep", "fill", "controls"],
-    "rise": ["n", "cells", "keep", "batch_size", "fill"],
+    "rise": ["n", "cells", "keep", "batch_size", "fill", "controls"],
     "occlusion": ["window", "stride", "fill", "batch_size"],
     "gradcam": ["layer"],
     "integrated_gradients": ["steps", "baseline"],

@@ -20,9 +20,9 @@ Defaults (ours; the paper leaves them open within these ranges):
     ``controls=6``: the Pearson map is estimated with control variates — the occluded fractions of
     a 6×6 grid of cells, with their exact covariances — which keeps the estimand and removes most
     of the variance (about 8× fewer masks for the same map on a dlib pair; see
-    :mod:`facewidget.explainers.controls`). Only Poisson squares at random places have the closed
-    form; other designs and Spearman use the plain estimate (``controls=0`` asks for it), and
-    ``params["control_variates"]`` records which ran.
+    :mod:`facewidget.explainers.controls`). Poisson squares at random places and grid masks have
+    the closed form; other placements, a fixed count and Spearman use the plain estimate
+    (``controls=0`` asks for it), and ``params["control_variates"]`` records which ran.
 
 Uncertainty: per pixel, ``p_value`` of the correlation test with the n masks (plain estimate:
 t = r·sqrt((n − 2) / (1 − r²)), two-sided; for Spearman the same test on the ranks, as scipy's
@@ -39,7 +39,7 @@ from ..errors import ParameterError
 from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import AutoStop, ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
 from .masks import GridMasks, PatchMasks
-from .controls import DEFAULT_CELLS, controlled_correlation, explained_share, poisson_patch_design
+from .controls import DEFAULT_CELLS, control_design, controlled_correlation, explained_share
 from .uncertainty import DEFAULT_FDR, check_fdr, live_maps, pearson_p_values, resolve_n, significance_maps
 
 DEFAULTS = dict(n="auto", reliability=0.95, n_max=8000, masks="patches", patches=5, patch=30.0, cells=7, keep=0.5,
@@ -107,15 +107,3 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
         corr = rank_pass(run, source, seed=seed, cancel=cancel)
         return result(run, corr, pearson_p_values(corr, run.n))
     return result(run, *correlation(run.moments))
-
-
-def control_design(source, controls, correlation: str):
-    """The control-variate design for ``source`` (``controls`` cells per side), or None: 0 asks for
-    the plain estimate; only Poisson squares placed at random have exact control covariances, and
-    Spearman's rank pass has no control term (see :mod:`facewidget.explainers.controls`)."""
-    if isinstance(controls, bool) or not isinstance(controls, int) or controls < 0:
-        raise ParameterError("controls", controls, "an int >= 0 (grid cells per side; 0 = the plain estimate)")
-    if (controls == 0 or correlation != "pearson" or not isinstance(source, PatchMasks)
-            or not source.poisson or source.placement != "random"):
-        return None
-    return poisson_patch_design(source.size, source.side, source.patches, controls)
