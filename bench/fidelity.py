@@ -13,19 +13,25 @@ both tools explain one image):
      xaitk: as if the user had guessed that N) and the ladder's cumulative time.
    Goal: facewidget >= 3x faster.
 2. share of pixels flagged significant (Benjamini–Hochberg at 5 %) in facewidget's map.
-3. deletion and insertion AUC (mean oriented similarity of A' vs B, black fill for deletion,
-   blurred start for insertion, 20 steps, ties broken by the seed) for facewidget's map, xaitk's
+3. deletion and insertion AUC (mean oriented similarity of A' vs B, black fill for deletion and
+   ROAD's noisy linear imputation as a second deletion, blurred start for insertion, 20 steps,
+   ties broken by the seed) for facewidget's map, xaitk's
    map at its stable N, and random maps (mean of 3). Genuine pair: similar evidence first;
    impostor pair: dissimilar evidence first. Deletion: lower is better for the genuine pair.
 
 Measured (full run, 2 CPU cores, 2026-11-30, CorrRISE with its default control variates, both
-runtimes warmed up first): genuine pair — facewidget n="auto" 256 masks, 1.0 s, corr 0.989 with its
-N = 16000 reference, 67.3 % significant; xaitk reaches 0.982 at N = 2000 (8.4 s; 0.966 at 1000):
-8.1x (first stable N) / 15.2x (cumulative ladder). Impostor pair — facewidget 384 masks, 1.6 s,
-corr 0.989, 62.3 % significant; xaitk reaches 0.979 only at N = 8000 (36.7 s): 22.9x / 44.3x.
-Per mask both tools cost the same (about 4 ms): the difference is the estimator. Deletion /
-insertion AUC (genuine): facewidget -0.616 / -0.427, xaitk -0.628 / -0.452, random -0.633 / -0.567;
-(impostor): facewidget -0.690 / -0.893, xaitk -0.692 / -0.881, random -0.754 / -0.785.
+runtimes warmed up first): genuine pair — facewidget n="auto" 256 masks, 0.9 s, corr 0.989 with its
+N = 16000 reference, 67.3 % significant; xaitk reaches 0.982 at N = 2000 (8.6 s; 0.966 at 1000):
+9.4x (first stable N) / 17.0x (cumulative ladder); an earlier run of the same day 8.1x / 15.2x.
+Impostor pair — facewidget 384 masks, 1.4 s, corr 0.989, 62.3 % significant; xaitk reaches 0.979
+only at N = 8000 (37.7 s): 26.3x / 51.0x (earlier run 22.9x / 44.3x). Per mask both tools cost the
+same (about 4 ms): the difference is the estimator.
+AUCs (deletion black / deletion ROAD / insertion), genuine pair (similar evidence first: lower
+deletion, higher insertion is better): facewidget -0.616 / -0.655 / -0.427, xaitk -0.628 / -0.686 /
+-0.452, random -0.633 / -0.520 / -0.567 — black-fill deletion ranks the maps no better than random
+(scattered black cells are what breaks the embedding fastest), ROAD's imputation does not have that
+artefact and puts both maps well ahead of random. Impostor pair (dissimilar evidence first):
+facewidget -0.690 / -0.716 / -0.893, xaitk -0.692 / -0.715 / -0.881, random -0.754 / -0.798 / -0.785.
 Before the control variates (plain estimate, same day, --quick): 768 masks, 1.4x.
 
 Usage: python bench/fidelity.py [--quick]   (--quick: references of N = 4000, facewidget n_max
@@ -121,18 +127,20 @@ def run_pair(name, model, img_a, img_b, genuine, *, ref_n, n_max, ladder, steps,
     maps = {"facewidget": sign * fw_res.saliency[0], "xaitk": sign * x_map,
             **{f"random{k}": random_maps(1, size, seed=k)[0] for k in range(3)}}
     g = np.array([genuine])
-    print(f"{'map':<12} {'deletion AUC':>13} {'insertion AUC':>14}   (mean oriented similarity A' vs B)")
+    print(f"{'map':<12} {'deletion AUC':>13} {'ROAD deletion':>14} {'insertion AUC':>14}   "
+          f"(mean oriented similarity A' vs B)")
     rows = {}
     for key, m in maps.items():
         kw = dict(steps=steps, images="a", threshold="model")
         d = pair_curve(model, chips[:1], chips[1:], m[None], m[None], g, mode="deletion", **kw)
+        r = pair_curve(model, chips[:1], chips[1:], m[None], m[None], g, mode="deletion", base="road", **kw)
         i = pair_curve(model, chips[:1], chips[1:], m[None], m[None], g, mode="insertion", **kw)
         pick = (lambda c: c.auc_similarity_genuine) if genuine else (lambda c: c.auc_similarity_impostor)
-        rows[key] = (pick(d), pick(i))
+        rows[key] = (pick(d), pick(r), pick(i))
     rand = np.mean([v for k, v in rows.items() if k.startswith("random")], axis=0)
     for key in ("facewidget", "xaitk"):
-        print(f"{key:<12} {rows[key][0]:13.4f} {rows[key][1]:14.4f}")
-    print(f"{'random (3)':<12} {rand[0]:13.4f} {rand[1]:14.4f}")
+        print(f"{key:<12} {rows[key][0]:13.4f} {rows[key][1]:14.4f} {rows[key][2]:14.4f}")
+    print(f"{'random (3)':<12} {rand[0]:13.4f} {rand[1]:14.4f} {rand[2]:14.4f}")
 
 
 def main():
