@@ -37,3 +37,11 @@ def sample_faces(sample_images):
     from facewidget import detect_faces
 
     return {name: detect_faces(img) for name, img in sample_images.items()}
+
+
+@pytest.fixture(scope="module")
+def gender():
+    """dlib's gender classifier on the CPU (one per test module: a module may change its state)."""
+    import facewidget as fw
+
+    return fw.load_model("dlib-gender", device="cpu")

@@ -21,11 +21,6 @@ PHOTOS = ["obama", "obama2", "obama3", "biden", "astronaut"]
 
 
 @pytest.fixture(scope="module")
-def gender():
-    return fw.load_model("dlib-gender", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def age():
     return fw.load_model("dlib-age", device="cpu")
 

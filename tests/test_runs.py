@@ -56,11 +56,6 @@ def dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gender():
-    return fw.load_model("dlib-gender", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def resnet():
     return fw.load_model("dlib-resnet", device="cpu")
 

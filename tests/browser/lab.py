@@ -40,6 +40,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+JUPYTER_DIRS = ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
+                "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR")
+
+
+def isolated_jupyter_env(root: Path, extra_dirs: tuple[str, ...] = ()) -> dict:
+    """The environment of a test server: every Jupyter (and ``extra_dirs``) folder a fresh one
+    under ``root``, jupyter_lsp off (it shells out to npm on start; nothing here needs it), this
+    checkout first on PYTHONPATH and MediaPipe's start-up log quiet."""
+    env = dict(os.environ)
+    for var in JUPYTER_DIRS + tuple(extra_dirs):
+        d = root / var.lower()
+        d.mkdir()
+        env[var] = str(d)
+    env["JUPYTER_PREFER_ENV_PATH"] = "0"
+    (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}}))
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["GLOG_minloglevel"] = "2"
+    return env
+
+
 class Lab:
     """One JupyterLab server + one browser context; notebooks open as pages."""
 
@@ -51,22 +72,11 @@ class Lab:
         self.token = uuid.uuid4().hex
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-                    "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME_CHROMIUM"):
-            d = self.root / var.lower()
-            d.mkdir()
-            env[var] = str(d)
-        env["JUPYTER_PREFER_ENV_PATH"] = "0"
-        # jupyter_lsp shells out to npm on start; nothing here needs it
-        (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}}))
+        env = isolated_jupyter_env(self.root, ("XDG_CONFIG_HOME", "XDG_CACHE_HOME_CHROMIUM"))
         notify = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
         notify.mkdir(parents=True)
         (notify / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # no news pop-up over the views
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env["GLOG_minloglevel"] = "2"
         self.env = env
         self.log = open(self.root / "lab.log", "wb")
         self.proc = subprocess.Popen(

@@ -5,7 +5,6 @@ context from the session's Playwright (conftest.shared_playwright)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from .lab import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, stop_server
+from .lab import CHROMIUM, CHROMIUM_ARGS, free_port, isolated_jupyter_env, stop_server
 
 
 def write_notebook(path: Path, cells: list[str]) -> None:
@@ -41,17 +40,7 @@ class Server:
         self.token = uuid.uuid4().hex
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-                    "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR"):
-            d = self.root / var.lower()
-            d.mkdir()
-            env[var] = str(d)
-        env["JUPYTER_PREFER_ENV_PATH"] = "0"
-        (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}}))
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env["GLOG_minloglevel"] = "2"
+        env = isolated_jupyter_env(self.root)
         self.env = env
         self.log = open(self.root / "server.log", "wb")
         args = [a.format(port=self.port, token=self.token, work=self.work) for a in args]
