@@ -314,6 +314,13 @@ def controlled_rise(moments, eps: float = 1e-12, p_values: bool = True) -> tuple
     return cov / moments.controls.design.mean_m[None], p
 
 
+def control_record(design: ControlDesign | None, moments) -> dict | None:
+    """What a manifest records of a run's control variates (None: the plain estimate ran)."""
+    if design is None:
+        return None
+    return {"cells": design.cells, "count": design.count, "explained_variance": explained_share(moments)}
+
+
 def explained_share(moments) -> list[float] | None:
     """Per stream, the share R² of the scores' variance the controls explain (None before a fit)."""
     fit = _fit(moments)

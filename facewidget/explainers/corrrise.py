@@ -39,7 +39,7 @@ from ..errors import ParameterError
 from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import AutoStop, ExplanationCancelled, MaskRun, Stream, rank_pass, run_masks
 from .masks import GridMasks, PatchMasks
-from .controls import DEFAULT_CELLS, control_design, controlled_correlation, explained_share
+from .controls import DEFAULT_CELLS, control_design, control_record, controlled_correlation
 from .uncertainty import DEFAULT_FDR, check_fdr, live_maps, pearson_p_values, resolve_n, significance_maps
 
 DEFAULTS = dict(n="auto", reliability=0.95, n_max=8000, masks="patches", patches=5, patch=30.0, cells=7, keep=0.5,
@@ -89,8 +89,7 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
         return live_maps(*correlation(moments), fdr)
 
     def result(run: MaskRun, corr, p_values) -> MethodMaps:
-        params = {**used, "control_variates": None if design is None else {
-            "cells": design.cells, "count": design.count, "explained_variance": explained_share(run.moments)}}
+        params = {**used, "control_variates": control_record(design, run.moments)}
         return MethodMaps(saliency=corr.float().cpu().numpy(), params=params, timings=run.timings.as_dict(),
                           done=run.n, total=total, extra=significance_maps(p_values, fdr),
                           reliability=run.reliability)

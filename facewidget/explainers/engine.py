@@ -307,10 +307,13 @@ class MaskMoments:
         """The moments of the union of ``parts`` (which must share one shift)."""
         first = parts[0]
         out = cls(first.k, tuple(first.sum_m.shape), first.sum_m.device, shift=first.shift,
+                  score_squares=first.sum_ms2 is not None,
                   controls=first.controls.design if first.controls is not None else None)
         for part in parts:
             if out.controls is not None:
                 out.controls.merge(part.controls)
+            if out.sum_ms2 is not None:
+                out.sum_ms2 += part.sum_ms2
             out.sum_m += part.sum_m
             out.sum_m2 += part.sum_m2
             out.sum_s += part.sum_s
@@ -547,18 +550,26 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
             raise ShapeError(f"stream chip must be (3, {size[0]}, {size[1]}); got {tuple(st.chip.shape)}")
     per_forward = batch_size or max(MASK_BLOCK, getattr(model, "batch_size", 32) // max(1, len(streams)))
     per_forward = max(MASK_BLOCK, (per_forward // MASK_BLOCK) * MASK_BLOCK)
-    moments = MaskMoments(len(streams), size, device, score_squares=score_squares, controls=controls)
+    # with ``auto`` the masks go to four quarters (for the split-half reliability) and the run's
+    # moments are their merge, made when read: every mask is accumulated once
+    moments = None if auto is not None else MaskMoments(len(streams), size, device, score_squares=score_squares,
+                                                        controls=controls)
     quarters = None
     if auto is not None:
-        quarters = tuple(MaskMoments(len(streams), size, device, controls=controls) for _ in range(4))
+        quarters = tuple(MaskMoments(len(streams), size, device, score_squares=score_squares, controls=controls)
+                         for _ in range(4))
         check = max(MASK_BLOCK, (int(auto.check_every) // MASK_BLOCK) * MASK_BLOCK)
+
+    def current() -> MaskMoments:
+        return MaskMoments.merged(quarters) if quarters is not None else moments
     scores = torch.empty(len(streams), n, dtype=torch.float64) if keep_scores else None
     timings = Timings()
     state = {"reliability": None, "streak": 0}
 
     def partial():
-        return MaskRun(moments, None if scores is None else scores[:, :moments.n], timings, moments.n,
-                       state["reliability"], quarters)
+        now = current()
+        return MaskRun(now, None if scores is None else scores[:, :now.n], timings, now.n, state["reliability"],
+                       quarters)
 
     def stop_fn(done: int) -> bool:
         if auto is None or done % check or done < auto.n_min:
@@ -571,7 +582,7 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
 
     loop = BatchLoop(n, per_forward, progress=progress, cancel=cancel, progress_interval=progress_interval,
                      first_batch=MASK_BLOCK, timings=timings,
-                     maps_fn=(lambda: maps_fn(moments)) if maps_fn else None, partial_fn=partial,
+                     maps_fn=(lambda: maps_fn(current())) if maps_fn else None, partial_fn=partial,
                      align=check if auto is not None else None, stop_fn=stop_fn if auto is not None else None)
 
     def step(start: int, stop: int) -> None:
@@ -580,13 +591,17 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
         with timings.phase("forward", device):
             s = forward_scores(model, streams, masks, autocast=autocast)
         with timings.phase("accumulate"):
-            moments.add(masks, s)
-            if quarters is not None:
+            if quarters is None:
+                moments.add(masks, s)
+            else:
+                if quarters[0].shift is None:  # one shift for the run (the first batch's mean): the sums add up
+                    shift = s.to(torch.float64).mean(dim=1)
+                    for part in quarters:
+                        part.shift = shift
                 which = (torch.arange(start, stop, device=masks.device) // MASK_BLOCK) % 4
                 for q, part in enumerate(quarters):
                     sel = which == q
                     if bool(sel.any()):
-                        part.shift = moments.shift  # one shift for the run: the parts' sums add up
                         part.add(masks[sel], s[:, sel])
             if scores is not None:
                 scores[:, start:stop] = s.detach().to("cpu", torch.float64)
@@ -595,8 +610,9 @@ def run_masks(model, streams: Sequence[Stream], source: MaskSource, n: int | Non
     if auto is not None and (state["reliability"] is None or loop.done % check):  # ran to n_max off a check
         with timings.phase("reliability"):
             state["reliability"] = quarter_reliability(quarters, auto.map_fn)
-    used = moments.n
-    return MaskRun(moments, None if scores is None else scores[:, :used], timings, used, state["reliability"], quarters)
+    final = current()
+    used = final.n
+    return MaskRun(final, None if scores is None else scores[:, :used], timings, used, state["reliability"], quarters)
 
 
 def rank_pass(run: MaskRun, source: MaskSource, *, seed: int, batch_size: int = 256, cancel=None) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 
 from .base import MethodMaps, method_params, register, resolve_fill
 from .engine import AutoStop, ExplanationCancelled, Stream, run_masks
-from .controls import DEFAULT_CELLS, control_design, controlled_rise, explained_share
+from .controls import DEFAULT_CELLS, control_design, control_record, controlled_rise
 from .masks import GridMasks
 from .uncertainty import DEFAULT_FDR, check_fdr, live_maps, resolve_n, rise_p_values, significance_maps
 
@@ -60,8 +60,7 @@ def compute(model, chips: torch.Tensor, targets, *, seed: int = 0, progress=None
 
     def result(run):
         value, p_values = with_p(run.moments)
-        params = {**used, "control_variates": None if design is None else {
-            "cells": design.cells, "count": design.count, "explained_variance": explained_share(run.moments)}}
+        params = {**used, "control_variates": control_record(design, run.moments)}
         return MethodMaps(saliency=value.float().cpu().numpy(), params=params,
                           timings=run.timings.as_dict(), done=run.n, total=total,
                           extra=significance_maps(p_values, fdr), reliability=run.reliability)
